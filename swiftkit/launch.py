@@ -1,0 +1,97 @@
+"""Starting ms-swift: in-process through `sft_main` for one process, under torch's own launcher
+(`python -m torch.distributed.run ... -m swiftkit.worker RUN_DIR`) for several processes or nodes.
+
+Only this module and worker.py import swift, and only when a run starts.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from swiftkit.errors import LaunchError
+from swiftkit.flags import to_argv
+
+# Flags swiftkit sets itself on every launch: the run directory it created.
+OWNED_FLAGS = ("output_dir", "add_version")
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    run_dir: Path
+    argv: tuple[str, ...]  # the swift sft flags, exactly as passed
+    env: Mapping[str, str]  # launch settings (NPROC_PER_NODE, NNODES, ...)
+
+    @property
+    def nproc_per_node(self) -> int:
+        return int(self.env.get("NPROC_PER_NODE", "1"))
+
+    @property
+    def nnodes(self) -> int:
+        return int(self.env.get("NNODES", "1"))
+
+    @property
+    def distributed(self) -> bool:
+        return self.nproc_per_node > 1 or self.nnodes > 1
+
+
+def swift_argv(
+    args: Mapping[str, Any], *, run_dir: Path | None = None, resume_from: Path | None = None
+) -> list[str]:
+    """The recipe's flags as `swift sft` argv; with run_dir, pointed at swiftkit's run directory."""
+    values = dict(args)
+    if run_dir is not None:
+        for key in OWNED_FLAGS:
+            values.pop(key, None)
+        values["output_dir"] = str(run_dir)
+        values["add_version"] = False
+    if resume_from is not None:
+        values["resume_from_checkpoint"] = str(resume_from)
+    return to_argv(values)
+
+
+def shell_command(args: Mapping[str, Any], env: Mapping[str, str]) -> str:
+    """The equivalent `swift sft` command line (what --dry-run prints)."""
+    prefix = [f"{k}={shlex.quote(v)}" for k, v in env.items()]
+    return " ".join([*prefix, "swift", "sft", *map(shlex.quote, to_argv(args))])
+
+
+def torchrun_command(spec: LaunchSpec) -> list[str]:
+    """swift/cli/main.py builds the same torchrun line for NPROC_PER_NODE / NNODES."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node",
+           str(spec.nproc_per_node)]
+    if spec.nnodes > 1:
+        cmd += ["--nnodes", str(spec.nnodes), "--node_rank", spec.env.get("NODE_RANK", "0"),
+                "--master_addr", spec.env.get("MASTER_ADDR", "127.0.0.1"),
+                "--master_port", spec.env.get("MASTER_PORT", "29500")]
+    elif "MASTER_PORT" in spec.env:
+        cmd += ["--master_port", spec.env["MASTER_PORT"]]
+    return [*cmd, "-m", "swiftkit.worker", str(spec.run_dir)]
+
+
+def run_in_process(argv: Sequence[str]) -> dict[str, Any]:
+    """Call swift's own sft entrypoint in this process. Swift's exceptions propagate."""
+    from swift import sft_main
+
+    return sft_main(list(argv))
+
+
+def run_distributed(spec: LaunchSpec) -> int:
+    """Run torchrun as a child; return its exit code. Signals reach the whole process group."""
+    env = {**os.environ, **spec.env}
+    try:
+        proc = subprocess.Popen(torchrun_command(spec), env=env)
+    except OSError as e:
+        msg = f"could not start torch.distributed.run ({e}). Check that torch is installed."
+        raise LaunchError(msg) from e
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.wait()
+        raise

@@ -1,0 +1,310 @@
+"""make_plan(): everything knowable about a run before a GPU is touched.
+
+recipe -> resolved swift args -> checks -> datasets (rows, split, truncation) -> schedule
+-> memory. Pure: reads files, never imports torch or swift, never prints.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from swiftkit import datasets as ds
+from swiftkit.checks import Findings, check_recipe
+from swiftkit.flags import load_schema
+from swiftkit.memplan import MemoryPlan, plan_memory
+from swiftkit.recipe import Recipe, launch_env
+from swiftkit.schedule import Schedule, make_schedule
+from swiftkit.swiftargs import resolve_args, world_size_from_env
+
+# ms-swift's defaults aim at an effective batch of 16 (trainers/arguments.py:291), and the
+# reference article tuned lr 1e-4 for it.
+DEFAULT_LR_BATCH = 16
+
+
+@dataclass(frozen=True)
+class DatasetPlan:
+    spec: str
+    path: str | None
+    rows_in_file: int | None
+    rows_sampled: int | None
+    train_rows: int | None
+    val_rows: int | None
+    rows_over_max_length: int | None
+    placeholder_rows: int
+    role: str  # "train" (split by split_dataset_ratio) or "val" (val_dataset)
+
+
+@dataclass(frozen=True)
+class Plan:
+    recipe: str
+    recipe_path: str
+    args: Mapping[str, Any]  # the recipe's own flags, as passed to swift
+    env: Mapping[str, str]
+    world_size: int
+    datasets: tuple[DatasetPlan, ...]
+    train_rows: int | None
+    val_rows: int | None
+    rows_exact: bool
+    longest_row_tokens: int | None
+    max_length_tokens: int | None
+    schedule: Schedule | None
+    learning_rate: float
+    lr_note: str | None
+    fills_placeholders: bool
+    memory: MemoryPlan | None
+    errors: tuple[str, ...]
+    warnings: tuple[str, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def to_json(self) -> dict[str, Any]:
+        s = self.schedule
+        out: dict[str, Any] = {
+            "recipe": self.recipe,
+            "recipe_path": self.recipe_path,
+            "swift_version": load_schema().swift_version,
+            "args": dict(self.args),
+            "env": dict(self.env),
+            "world_size": self.world_size,
+            "per_device_train_batch_size": s.per_device_batch if s else None,
+            "gradient_accumulation_steps": s.accumulation_steps if s else None,
+            "effective_batch_size": s.effective_batch_size if s else None,
+            "train_rows": self.train_rows,
+            "val_rows": self.val_rows,
+            "rows_exact": self.rows_exact,
+            "datasets": [asdict(d) for d in self.datasets],
+            "longest_row_tokens": self.longest_row_tokens,
+            "max_length_tokens": self.max_length_tokens,
+            "batches_per_epoch": s.batches_per_epoch if s else None,
+            "updates_per_epoch": s.updates_per_epoch if s else None,
+            "num_train_epochs": s.epochs if s else None,
+            "max_steps": s.max_steps if s else None,
+            "warmup_steps": s.warmup_steps if s else None,
+            "logging_steps_at": list(s.log_steps_at) if s else [],
+            "eval_steps_at": list(s.eval_steps_at) if s else [],
+            "save_steps_at": list(s.save_steps_at) if s else [],
+            "checkpoints_kept": list(s.checkpoints_kept) if s else [],
+            "keeps_best_checkpoint": s.keeps_best_checkpoint if s else False,
+            "learning_rate": self.learning_rate,
+            "lr_note": self.lr_note,
+            "fills_placeholders": self.fills_placeholders,
+            "memory": self.memory.to_json() if self.memory else None,
+            "warnings": list(self.warnings),
+            "errors": list(self.errors),
+            "notes": list(self.notes),
+        }
+        return out
+
+
+def _lr_note(lr: float, effective: int, tuned_for: int, explicit: bool) -> str | None:
+    if effective == tuned_for:
+        return None
+    ratio = effective / tuned_for
+    source = "the recipe's lr_tuned_for_batch" if explicit else "ms-swift's default effective batch"
+    return (
+        f"effective batch {effective} differs from {tuned_for} ({source}): "
+        f"scale learning_rate {lr:g} by sqrt({effective}/{tuned_for}) -> {lr * math.sqrt(ratio):.3g}, "
+        f"or linearly -> {lr * ratio:.3g}"
+    )
+
+
+def _inspect_datasets(
+    resolved: Mapping[str, Any], base_dir: Path, findings: Findings
+) -> list[tuple[ds.DatasetStats, str]]:
+    out = []
+    for role, key in (("train", "dataset"), ("val", "val_dataset")):
+        for raw in resolved.get(key) or ():
+            spec = ds.parse_dataset_spec(raw, base_dir=base_dir)
+            out.append((ds.inspect_dataset(spec, findings.errors), role))
+    return out
+
+
+def _count_rows(
+    stats: list[tuple[ds.DatasetStats, str]],
+    resolved: Mapping[str, Any],
+    over_by_spec: Mapping[str, int | None],
+) -> tuple[list[DatasetPlan], int | None, int | None, bool]:
+    ratio = resolved.get("split_dataset_ratio") or 0.0
+    plans, train_total, val_total, exact = [], 0, 0, True
+    for st, role in stats:
+        over = over_by_spec.get(st.spec.raw)
+        if st.rows is None:
+            plans.append(DatasetPlan(st.spec.raw, None, None, None, None, None, None, 0, role))
+            train_total = val_total = None
+            continue
+        sampled = ds.count_after_sampling(st.rows, st.spec.sample_rows)
+        if role == "val":
+            train, val = 0, sampled
+        else:
+            train, val = ds.split_counts(sampled, ratio)
+        if over:
+            exact = False  # which rows land in which split is random: spread the drops
+            share_train = round(over * train / max(train + val, 1))
+            train, val = train - share_train, val - (over - share_train)
+        path = str(st.spec.local_path) if st.spec.local_path else None
+        plans.append(
+            DatasetPlan(st.spec.raw, path, st.rows, sampled, train, val, over,
+                        st.placeholder_rows, role)
+        )
+        if train_total is not None:
+            train_total += train
+            val_total += val
+    return plans, train_total, val_total, exact
+
+
+def _token_lengths(resolved, stats, base_dir, findings):
+    """Per-spec count of rows over max_length, and the longest row, when the tokenizer is local."""
+    from swiftkit import tokens
+
+    model = resolved.get("model")
+    tok_dir = tokens.find_local_tokenizer(model, base_dir) if model else None
+    if tok_dir is None:
+        return {}, None, False
+    max_length = resolved.get("max_length")
+    over: dict[str, int | None] = {}
+    longest = 0
+    for st, _role in stats:
+        if st.spec.local_path is None or st.rows is None:
+            continue
+        rows = [m for m in map(ds.rows_to_messages, ds.read_rows(st.spec.local_path)) if m]
+        lengths = tokens.token_lengths(rows, tok_dir, system=resolved.get("system"))
+        if not lengths:
+            continue
+        longest = max(longest, max(lengths))
+        if max_length and resolved.get("truncation_strategy") == "delete":
+            over[st.spec.raw] = sum(n > max_length for n in lengths)
+    return over, longest or None, True
+
+
+def make_plan(
+    recipe: Recipe,
+    *,
+    base_dir: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    gpus: Sequence[str] = (),
+) -> Plan:
+    base = base_dir or Path.cwd()
+    env = launch_env(recipe, environ)
+    world_size, env_problems = world_size_from_env(env)
+    resolved = resolve_args(recipe.args, world_size=world_size)
+    findings = check_recipe(recipe, resolved)
+    findings.errors.extend(f"{recipe.path}: {p}" for p in env_problems)
+    findings.warnings.extend(recipe.notices)
+
+    stats = _inspect_datasets(resolved, base, findings)
+    over, longest, have_tokenizer = {}, None, False
+    if not findings.errors:
+        over, longest, have_tokenizer = _token_lengths(resolved, stats, base, findings)
+    plans, train_rows, val_rows, exact = _count_rows(stats, resolved, over)
+    if stats and not have_tokenizer and resolved.get("truncation_strategy") == "delete":
+        findings.notes.append(
+            "row counts are an upper bound: the tokenizer is not local, so rows longer than "
+            "max_length (which swift drops) could not be counted"
+        )
+        exact = False
+    if any(st.rows is None for st, _ in stats):
+        findings.notes.append(
+            "a hub dataset cannot be counted offline: updates and max_steps are unknown until "
+            "it is downloaded (or use a local copy)"
+        )
+    fills = _placeholder_findings(recipe, resolved, stats, findings)
+
+    schedule = None
+    batch = resolved.get("per_device_train_batch_size") or 1
+    accumulation = resolved.get("gradient_accumulation_steps") or 1
+    if train_rows is not None and not findings.errors:
+        if train_rows <= 0:
+            findings.errors.append(
+                f"{recipe.path}: no training rows are left after the split and the max_length "
+                "filter. Lower split_dataset_ratio or raise max_length."
+            )
+        else:
+            schedule = make_schedule(
+                train_rows,
+                world_size=world_size,
+                batch=batch,
+                accumulation=accumulation,
+                epochs=float(resolved.get("num_train_epochs") or 0),
+                max_steps_flag=int(resolved.get("max_steps") or -1),
+                warmup_steps=float(resolved.get("warmup_steps") or 0),
+                warmup_ratio=float(resolved.get("warmup_ratio") or 0),
+                logging_steps=resolved.get("logging_steps") or 0,
+                logging_first_step=bool(resolved.get("logging_first_step")),
+                eval_steps=resolved.get("eval_steps"),
+                save_steps=resolved.get("save_steps"),
+                save_strategy=str(resolved.get("save_strategy") or "steps"),
+                save_total_limit=resolved.get("save_total_limit"),
+                evaluates=resolved.get("eval_strategy") == "steps",
+            )
+    if "gradient_accumulation_steps" not in recipe.args:
+        findings.notes.append(
+            f"gradient_accumulation_steps is not set: swift uses ceil(16 / {batch} / {world_size})"
+            f" = {accumulation}"
+        )
+
+    tuned_for = recipe.settings.get("lr_tuned_for_batch", DEFAULT_LR_BATCH)
+    effective = batch * accumulation * world_size
+    lr = float(resolved["learning_rate"])
+    lr_note = _lr_note(lr, effective, tuned_for, "lr_tuned_for_batch" in recipe.settings)
+
+    memory = None
+    if not findings.errors:
+        memory = plan_memory(resolved, recipe, base, world_size=world_size,
+                             longest_row_tokens=longest, gpus=gpus, findings=findings)
+    return Plan(
+        recipe=recipe.name,
+        recipe_path=str(recipe.path),
+        args=dict(recipe.args),
+        env=env,
+        world_size=world_size,
+        datasets=tuple(plans),
+        train_rows=train_rows,
+        val_rows=val_rows,
+        rows_exact=exact,
+        longest_row_tokens=longest,
+        max_length_tokens=resolved.get("max_length"),
+        schedule=schedule,
+        learning_rate=lr,
+        lr_note=lr_note,
+        fills_placeholders=fills,
+        memory=memory,
+        errors=tuple(findings.errors),
+        warnings=tuple(findings.warnings),
+        notes=tuple(findings.notes),
+    )
+
+
+def _placeholder_findings(recipe, resolved, stats, findings) -> bool:
+    """model_name/model_author only fill the registered swift/self-cognition dataset."""
+    named = bool(resolved.get("model_name") or resolved.get("model_author"))
+    local_with = [st for st, _ in stats if st.is_local and st.placeholder_rows]
+    local_without = [st for st, _ in stats if st.is_local and not st.placeholder_rows]
+    if named and local_with:
+        findings.notes.append(
+            "swift fills {{NAME}}/{{AUTHOR}} only in its hub self-cognition dataset: swiftkit "
+            "train writes a filled copy of "
+            + ", ".join(st.spec.raw for st in local_with)
+            + " into the run directory and trains on that"
+        )
+        return True
+    if named and local_without and not local_with:
+        key = "model_name" if "model_name" in recipe.args else "model_author"
+        findings.warnings.append(
+            f"{recipe.location(key)}: {key} does nothing here: no local dataset holds "
+            "{{NAME}} or {{AUTHOR}}. Remove it, or use placeholders in your rows."
+        )
+    if local_with and not named:
+        where = recipe.location("dataset")
+        findings.warnings.append(
+            f"{where}: {local_with[0].spec.raw} holds {{{{NAME}}}}/{{{{AUTHOR}}}} but model_name "
+            "and model_author are not set: the model would learn the placeholders literally. "
+            "Set model_name: and model_author:."
+        )
+    return False
