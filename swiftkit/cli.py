@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from swiftkit.errors import SwiftkitError
 
@@ -86,6 +87,92 @@ def cmd_plan(args) -> int:
     return EXIT_BAD_INPUT if plan.errors else EXIT_OK
 
 
+def cmd_train(args) -> int:
+    from swiftkit import train
+    from swiftkit.hardware import detect_gpus
+    from swiftkit.launch import shell_command
+    from swiftkit.plan import make_plan
+    from swiftkit.recipe import load_recipe
+    from swiftkit.render import render_plan, render_problems
+    from swiftkit.swiftargs import resolve_args
+
+    recipe = load_recipe(args.recipe, args.overrides)
+    if args.dry_run:
+        plan = make_plan(recipe, gpus=[args.gpu] if args.gpu else ())
+        if plan.errors:
+            _err(render_problems(plan))
+            return EXIT_BAD_INPUT
+        _out(shell_command(recipe.args, plan.env))
+        return EXIT_OK
+    detected = detect_gpus()
+    plan = make_plan(recipe, gpus=[args.gpu] if args.gpu else (), detected=detected)
+    if plan.errors:
+        _err(render_problems(plan))
+        return EXIT_BAD_INPUT
+    _out(render_plan(plan))
+    resolved = resolve_args(recipe.args, world_size=plan.world_size)
+    train.check_hardware(plan, resolved, len(detected), force=args.force)
+    spec = train.prepare_run(recipe, plan, resolved, base_dir=Path.cwd())
+    _out(f"run directory: {spec.run_dir}")
+    failure = None
+    try:
+        train.start_run(spec)
+    except SwiftkitError as e:
+        failure = e
+    summary = train.summarize_run(spec.run_dir, plan.schedule.max_steps if plan.schedule else None)
+    _out(_render_summary(summary))
+    if failure is not None:
+        raise failure
+    return EXIT_OK
+
+
+def _render_summary(s) -> str:
+    step = f"{s.global_step}" if s.global_step is not None else "?"
+    planned = f"{s.planned_max_steps}" if s.planned_max_steps is not None else "?"
+    mark = "" if s.global_step == s.planned_max_steps else " (differs from the plan)"
+    peak = f"{s.peak_memory_gib:.2f} GiB" if s.peak_memory_gib is not None else "not logged"
+    loss = f"{s.train_loss:.4f}" if s.train_loss is not None else "?"
+    return "\n".join([
+        "summary:",
+        f"  run directory: {s.run_dir}",
+        f"  global_step: {step} of planned max_steps {planned}{mark}",
+        f"  last checkpoint: {s.last_checkpoint or 'none'}",
+        f"  peak memory(GiB): {peak}",
+        f"  train loss: {loss}",
+    ])
+
+
+def cmd_flags(args) -> int:
+    from swiftkit.flags import load_schema
+
+    schema = load_schema()
+    needle = (args.pattern or "").lower()
+    shown = 0
+    for name, flag in sorted(schema.flags.items()):
+        if needle and needle not in name:
+            continue
+        choices = f"  one of: {', '.join(map(str, flag.choices))}" if flag.choices else ""
+        _out(f"{name}  ({flag.kind}, default {flag.default!r}){choices}")
+        shown += 1
+    if needle and not shown:
+        _err(f"no swift sft flag contains {args.pattern!r}.")
+        return EXIT_BAD_INPUT
+    return EXIT_OK
+
+
+def cmd_gpus(args) -> int:
+    from swiftkit.gpus import CARDS
+    from swiftkit.hardware import detect_gpus
+
+    for card in detect_gpus():
+        _out(f"detected: {card.name}  {card.total_bytes / 2**30:.1f} GiB")
+    for card in CARDS:
+        names = ", ".join(card.aliases)
+        bf16 = "bf16" if card.bf16 else "no bf16"
+        _out(f"{card.name}  {card.total_bytes / 2**30:.1f} GiB  {bf16}  (--gpu {names})")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="swiftkit", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=_version())
@@ -105,6 +192,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--gpu", help="card to check memory against (e.g. 4090D, A100-80G)")
     p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("flags", help="list swift sft flags (type, default, choices)")
+    p.add_argument("pattern", nargs="?", help="only flags whose name contains this")
+    p.set_defaults(func=cmd_flags)
+
+    p = sub.add_parser("gpus", help="list the GPUs swiftkit knows, and the detected ones")
+    p.set_defaults(func=cmd_gpus)
+
+    p = sub.add_parser("train", help="check, plan, then train with ms-swift")
+    _add_recipe_args(p)
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the equivalent swift sft command and exit")
+    p.add_argument("--force", action="store_true", help="start even if it will not fit")
+    p.add_argument("--gpu", help="card to check memory against (default: the detected GPU)")
+    p.set_defaults(func=cmd_train)
 
     return parser
 
@@ -126,3 +228,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader (head, grep -q) went away: not an error of ours.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK

@@ -20,6 +20,7 @@ from swiftkit.models import resolve_model_shape
 @dataclass(frozen=True)
 class MemoryPlan:
     model_source: str
+    param_count: int
     estimate: MemoryEstimate  # at the longest row the run will see
     at_max_length: MemoryEstimate | None  # at full max_length, when that differs
     cards_detected: bool
@@ -35,6 +36,7 @@ class MemoryPlan:
         e = self.estimate
         return {
             "model_source": self.model_source,
+            "param_count": self.param_count,
             "peak_allocated_bytes": e.peak_allocated_bytes,
             "peak_reserved_bytes": e.peak_reserved_bytes,
             "device_bytes": e.device_bytes,
@@ -114,6 +116,7 @@ def plan_memory(
         suggestions = tuple(suggest_changes(shape, cfg, failing[0].card))
     return MemoryPlan(
         model_source=shape.source,
+        param_count=shape.param_count(),
         estimate=estimate,
         at_max_length=at_max,
         cards_detected=targeted,

@@ -189,6 +189,7 @@ def make_plan(
     base_dir: Path | None = None,
     environ: Mapping[str, str] | None = None,
     gpus: Sequence[str] = (),
+    detected: Sequence[Any] = (),
 ) -> Plan:
     base = base_dir or Path.cwd()
     env = launch_env(recipe, environ)
@@ -257,7 +258,8 @@ def make_plan(
     memory = None
     if not findings.errors:
         memory = plan_memory(resolved, recipe, base, world_size=world_size,
-                             longest_row_tokens=longest, gpus=gpus, findings=findings)
+                             longest_row_tokens=longest, gpus=gpus, findings=findings,
+                             detected=detected)
     return Plan(
         recipe=recipe.name,
         recipe_path=str(recipe.path),

@@ -1,0 +1,185 @@
+"""`swiftkit train`: from a checked plan to a finished run directory.
+
+prepare_run() makes the run directory, the filled self-cognition copy and the provenance;
+start_run() hands the recorded argv to swift (in-process or under torchrun);
+summarize_run() reads what swift wrote.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from swiftkit import datasets as ds
+from swiftkit.errors import HardwareError, LaunchError
+from swiftkit.launch import LaunchSpec, run_distributed, run_in_process, swift_argv
+from swiftkit.plan import Plan
+from swiftkit.recipe import Recipe
+from swiftkit.rundir import create_run_dir, output_root, write_provenance
+
+HALF_PRECISION = ("bfloat16", "bf16", "float16", "fp16")
+# Above this a model is not trained on a CPU in any useful time.
+MAX_CPU_PARAMS = 3_000_000_000
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_dir: Path
+    global_step: int | None
+    max_steps: int | None
+    planned_max_steps: int | None
+    last_checkpoint: Path | None
+    peak_memory_gib: float | None
+    train_loss: float | None
+
+
+def check_hardware(plan: Plan, resolved: Mapping[str, Any], gpus_found: int, *, force: bool) -> None:
+    """Refuse, before any download, a run this machine cannot do. Raises HardwareError (exit 3)."""
+    if gpus_found == 0 and not resolved.get("use_cpu"):
+        dtype = resolved.get("torch_dtype")
+        if dtype in HALF_PRECISION:
+            msg = (
+                f"{plan.recipe_path}: torch_dtype {dtype} needs a GPU and none was found. "
+                "Run it on a GPU machine; on CPU use torch_dtype: float32 and use_cpu: true "
+                "(python -m swiftkit demo shows a CPU run)."
+            )
+            raise HardwareError(msg)
+    if gpus_found == 0 and plan.memory is not None:
+        params = plan.memory.param_count
+        if params and params > MAX_CPU_PARAMS:
+            msg = (
+                f"{plan.recipe_path}: {params / 1e9:.1f}B parameters will not train on a CPU. "
+                "Run it on a GPU machine."
+            )
+            raise HardwareError(msg)
+    m = plan.memory
+    if m is not None and m.verdict == "will not fit" and not force:
+        v = m.verdicts[0]
+        fixes = "; ".join(s.description for s in m.suggestions[:3]) or "see swiftkit plan"
+        msg = (
+            f"{plan.recipe_path}: will not fit: about {m.estimate.device_bytes / 2**30:.1f} GiB "
+            f"needed on {v.card.name} ({v.card.total_bytes / 2**30:.0f} GiB). Try: {fixes}. "
+            "--force starts it anyway."
+        )
+        raise HardwareError(msg)
+
+
+def _filled_datasets(recipe: Recipe, resolved, run_dir: Path, base_dir: Path) -> list[str]:
+    """Each local dataset with {{NAME}}/{{AUTHOR}} becomes a filled copy in the run directory."""
+    names, authors = resolved.get("model_name"), resolved.get("model_author")
+    out = []
+    for raw in resolved.get("dataset") or ():
+        spec = ds.parse_dataset_spec(raw, base_dir=base_dir)
+        if spec.local_path is None or not spec.local_path.is_file():
+            out.append(raw)
+            continue
+        rows = ds.read_rows(spec.local_path)
+        filled = ds.fill_placeholders(rows, name=names, author=authors)
+        if filled == rows:
+            out.append(raw)
+            continue
+        target = run_dir / "datasets" / f"{spec.local_path.stem}.filled.jsonl"
+        target.parent.mkdir(exist_ok=True)
+        with target.open("w", encoding="utf-8") as f:
+            for row in filled:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        suffix = f"#{spec.sample_rows}" if spec.sample_rows is not None else ""
+        out.append(f"{target}{suffix}")
+    return out
+
+
+def prepare_run(
+    recipe: Recipe, plan: Plan, resolved: Mapping[str, Any], *, base_dir: Path
+) -> LaunchSpec:
+    run_dir = create_run_dir(
+        output_root(resolved, base_dir), add_version=bool(resolved.get("add_version", True))
+    )
+    args = dict(recipe.args)
+    if plan.fills_placeholders:
+        args["dataset"] = _filled_datasets(recipe, resolved, run_dir, base_dir)
+    argv = swift_argv(args, run_dir=run_dir)
+    write_provenance(
+        run_dir,
+        recipe_values=recipe.args,
+        plan_json=plan.to_json(),
+        swift_argv=argv,
+        env=plan.env,
+        recipe_path=recipe.path,
+    )
+    return LaunchSpec(run_dir=run_dir, argv=tuple(argv), env=dict(plan.env))
+
+
+def start_run(spec: LaunchSpec) -> None:
+    """Train. Raises LaunchError (exit 1) with swift's own error when training fails."""
+    if spec.distributed:
+        code = run_distributed(spec)
+        if code != 0:
+            msg = f"training failed: torch.distributed.run exited with {code} (its log is above)."
+            raise LaunchError(msg)
+        return
+    try:
+        run_in_process(spec.argv)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as e:
+        import traceback
+
+        detail = "".join(traceback.format_exception(e)).rstrip()
+        msg = f"{detail}\ntraining failed: {type(e).__name__}: {e}"
+        raise LaunchError(msg) from e
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    rows = []
+    try:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                continue
+    except OSError:
+        pass
+    return rows
+
+
+def _checkpoints(run_dir: Path) -> Sequence[Path]:
+    found = [p for p in run_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
+    return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
+
+
+def summarize_run(run_dir: Path, planned_max_steps: int | None) -> RunSummary:
+    logs = _read_jsonl(run_dir / "logging.jsonl")
+    step = max_steps = None
+    peak = loss = None
+    for row in logs:
+        progress = row.get("global_step/max_steps")
+        if isinstance(progress, str) and "/" in progress:
+            a, b = progress.split("/", 1)
+            step, max_steps = int(a), int(b)
+        if isinstance(row.get("memory(GiB)"), (int, float)):
+            peak = max(peak or 0.0, float(row["memory(GiB)"]))
+        if isinstance(row.get("loss"), (int, float)):
+            loss = float(row["loss"])
+        if isinstance(row.get("train_loss"), (int, float)):
+            loss = float(row["train_loss"])
+    ckpts = _checkpoints(run_dir)
+    if ckpts:
+        state = ckpts[-1] / "trainer_state.json"
+        try:
+            saved = json.loads(state.read_text(encoding="utf-8"))
+            step = max(step or 0, int(saved.get("global_step", 0)))
+            max_steps = max_steps or saved.get("max_steps")
+        except (OSError, ValueError):
+            pass
+    return RunSummary(
+        run_dir=run_dir,
+        global_step=step,
+        max_steps=max_steps,
+        planned_max_steps=planned_max_steps,
+        last_checkpoint=ckpts[-1] if ckpts else None,
+        peak_memory_gib=peak,
+        train_loss=loss,
+    )
