@@ -87,6 +87,15 @@ def cmd_plan(args) -> int:
     return EXIT_BAD_INPUT if plan.errors else EXIT_OK
 
 
+def cmd_demo(args) -> int:
+    from swiftkit.tiny import DEFAULT_TINY_DIR, build_tiny_model
+
+    _out(f"building the tiny Qwen2 model in {DEFAULT_TINY_DIR} (once) ...")
+    build_tiny_model(Path.cwd() / DEFAULT_TINY_DIR)
+    args.recipe, args.dry_run, args.force, args.gpu = "tiny_demo", False, False, None
+    return cmd_train(args)
+
+
 def cmd_train(args) -> int:
     from swiftkit import train
     from swiftkit.hardware import detect_gpus
@@ -199,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("gpus", help="list the GPUs swiftkit knows, and the detected ones")
     p.set_defaults(func=cmd_gpus)
+
+    p = sub.add_parser("demo", help="build a tiny local model and train recipes/tiny_demo on CPU")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="override a flag")
+    p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("train", help="check, plan, then train with ms-swift")
     _add_recipe_args(p)

@@ -25,11 +25,13 @@ _DTYPE_ALIASES = {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "fp3
                   "float": "float32", "auto": None}  # fmt: skip
 
 # Saved activations of one decoder layer, bytes per token, with gradient checkpointing off and
-# bf16 autocast: fitted (least squares, 48 traces of small Qwen2/Qwen3/Llama layers, residuals
-# under 5%) on the widths h (hidden), q (heads x head_dim), kv, I (intermediate) and the head
-# count. Full fine-tuning saves each linear's input for its weight gradient; LoRA saves the
-# adapter inputs instead (PEFT casts x to the fp32 adapter dtype, autocast casts it back, and
-# lora_dropout keeps a mask and its output per adapted linear).
+# bf16 autocast: least squares over 48 one-/two-layer traces of small Qwen2/Qwen3/Llama layers
+# (worst residual 1.4% full, 5.8% LoRA; `trace_memory.py --fit-layers` refits them) on the
+# widths h (hidden), q (heads x head_dim), kv, I (intermediate) and the head count. Full
+# fine-tuning saves each linear's input for its weight gradient; LoRA saves the adapter inputs
+# instead (PEFT casts x to the fp32 adapter dtype, autocast casts it back, and lora_dropout
+# keeps a mask and its output per adapted linear). The per-adapter constant was fitted at
+# rank 8 and is scaled with the rank.
 _ACT_FULL = {"h": 34.39, "q": -10.02, "kv": 2.20, "I": 8.37, "heads": 50.9, "qk_norm_q": 9.83}
 _ACT_FROZEN = {"h": 22.49, "q": -4.85, "kv": 1.48, "I": 6.12, "heads": 49.1, "qk_norm_q": 6.80}
 _ACT_ADAPTER_IN = 1.377  # per adapted linear, x its input width
@@ -39,7 +41,11 @@ _ACT_DROPOUT_IN = 4.0  # lora_dropout > 0: mask and output, x input width
 # With checkpointing the backward of one layer recomputes its activations and adds gradient
 # temporaries: 1.4-1.7x the saved activations in the traces.
 _RECOMPUTE_FACTOR = 1.55
-# Outside the layers (embedding output, final norm, lm_head input and their gradients).
+# Without checkpointing the first layer backward adds gradient temporaries on top of everything
+# saved: 0.1-0.65x one layer's activations in the traces. Either this or the loss is the peak.
+_BACKWARD_FACTOR = 0.5
+# Outside the layers (embedding output, final norm, lm_head input and their gradients): the
+# residual of the 0.5B checkpointed traces (the "fit" rows of results/trace_memory.json).
 _TOP_FULL_H, _TOP_LORA_H = 9.5, 5.5
 # HF's causal-LM loss: fp32 copy of the logits, log-softmax kept for backward and the gradient
 # chain (nll_loss grad, log-softmax grad) alive together: 12 bytes per token per vocab entry in
@@ -248,7 +254,7 @@ def estimate_memory(shape: ModelShape, cfg: MemoryConfig) -> MemoryEstimate:
         peak_extra = max(logits + top, _RECOMPUTE_FACTOR * a_layer)
     else:
         saved = layers * a_layer
-        peak_extra = logits + top
+        peak_extra = max(logits, _BACKWARD_FACTOR * a_layer) + top
     activations_b = int(tokens * saved)
     loss_b = int(tokens * (logits + top)) if peak_extra == logits + top else 0
     recompute_b = int(tokens * peak_extra) - loss_b

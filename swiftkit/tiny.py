@@ -6,6 +6,7 @@ torch, transformers and tokenizers are imported inside `build_tiny_model` only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -41,14 +42,16 @@ QWEN2_5_CHAT_TEMPLATE = (
     "        {{- '" + QWEN2_5_DEFAULT_SYSTEM + "' }}\n"
     "    {%- endif %}\n"
     '    {{- "\\n\\n# Tools\\n\\nYou may call one or more functions to assist with the user query.'
-    "\\n\\nYou are provided with function signatures within <tools></tools> XML tags:\\n<tools>\" }}\n"
+    "\\n\\nYou are provided with function signatures within <tools></tools> XML tags:"
+    '\\n<tools>" }}\n'
     "    {%- for tool in tools %}\n"
     '        {{- "\\n" }}\n'
     "        {{- tool | tojson }}\n"
     "    {%- endfor %}\n"
     '    {{- "\\n</tools>\\n\\nFor each function call, return a json object with function name and '
     "arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n"
-    '{\\"name\\": <function-name>, \\"arguments\\": <args-json-object>}\\n</tool_call><|im_end|>\\n" }}\n'
+    '{\\"name\\": <function-name>, \\"arguments\\": <args-json-object>}'
+    '\\n</tool_call><|im_end|>\\n" }}\n'
     "{%- else %}\n"
     "    {%- if messages[0]['role'] == 'system' %}\n"
     "        {{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}\n"
@@ -59,7 +62,8 @@ QWEN2_5_CHAT_TEMPLATE = (
     "{%- for message in messages %}\n"
     '    {%- if (message.role == "user") or (message.role == "system" and not loop.first) or '
     '(message.role == "assistant" and not message.tool_calls) %}\n'
-    "        {{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}\n"
+    "        {{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>'"
+    " + '\\n' }}\n"
     '    {%- elif message.role == "assistant" %}\n'
     "        {{- '<|im_start|>' + message.role }}\n"
     "        {%- if message.content %}\n"
@@ -69,9 +73,9 @@ QWEN2_5_CHAT_TEMPLATE = (
     "            {%- if tool_call.function is defined %}\n"
     "                {%- set tool_call = tool_call.function %}\n"
     "            {%- endif %}\n"
-    "            {{- '\\n<tool_call>\\n{\"name\": \"' }}\n"
+    '            {{- \'\\n<tool_call>\\n{"name": "\' }}\n'
     "            {{- tool_call.name }}\n"
-    "            {{- '\", \"arguments\": ' }}\n"
+    '            {{- \'", "arguments": \' }}\n'
     "            {{- tool_call.arguments | tojson }}\n"
     "            {{- '}\\n</tool_call>' }}\n"
     "        {%- endfor %}\n"
@@ -171,10 +175,14 @@ def _is_replaceable(out_dir: Path) -> bool:
 
 
 def _move_into_place(tmp_dir: Path, out_dir: Path, seed: int) -> None:
+    if is_tiny_build(out_dir, seed=seed):
+        return  # another process finished the same build meanwhile: leave it for its readers
     old_dir = None
     if out_dir.exists() and any(out_dir.iterdir()):
         # An older version or another seed: set it aside, then swap the new build in.
-        old_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".old", dir=out_dir.parent))
+        old_dir = Path(
+            tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".old", dir=out_dir.parent)
+        )
         os.replace(out_dir, old_dir / out_dir.name)
     try:
         os.replace(tmp_dir, out_dir)  # atomic; replaces an empty folder
@@ -199,7 +207,17 @@ def _write_build(model_dir: Path, seed: int) -> None:
     # _read_args_json_model_type, swift/template/register.py _read_args_json_template_type).
     swift_args = {"model_type": "qwen2", "template": "qwen2_5", "swift_version": "4.6.0"}
     _write_json(model_dir / "args.json", swift_args)
+    _apply_umask(model_dir)
     _write_json(model_dir / MARKER_FILE, _marker(seed))  # last: its presence means complete
+
+
+def _apply_umask(model_dir: Path) -> None:
+    """mkdtemp makes the folder private (0700) and some writers do the same to files: undo it."""
+    umask = os.umask(0)
+    os.umask(umask)
+    model_dir.chmod(0o777 & ~umask)
+    for path in model_dir.iterdir():
+        path.chmod(0o666 & ~umask)
 
 
 def _train_tokenizer():
@@ -234,10 +252,8 @@ def _common_hanzi() -> list[str]:
     chars = []
     for high in range(0xB0, 0xD8):
         for low in range(0xA1, 0xFF):
-            try:
+            with contextlib.suppress(UnicodeDecodeError):  # the unassigned tail of row 0xD7
                 chars.append(bytes((high, low)).decode("gb2312"))
-            except UnicodeDecodeError:  # the unassigned tail of row 0xD7
-                pass
     return chars
 
 

@@ -8,6 +8,7 @@ summarize_run() reads what swift wrote.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,6 +121,8 @@ def start_run(spec: LaunchSpec) -> None:
             msg = f"training failed: torch.distributed.run exited with {code} (its log is above)."
             raise LaunchError(msg)
         return
+    # The recipe's env block applies before torch is imported (OMP_NUM_THREADS, CUDA_VISIBLE_DEVICES).
+    os.environ.update(spec.env)
     try:
         run_in_process(spec.argv)
     except (KeyboardInterrupt, SystemExit):

@@ -13,6 +13,7 @@ caching allocator's reserve or the CUDA context (those are modelled in swiftkit/
 
     python tests/bench/trace_memory.py            # the matrix, a table, JSON in results/
     python tests/bench/trace_memory.py --quick    # one small configuration (used by a test)
+    python tests/bench/trace_memory.py --fit-layers   # refit memory.py's layer coefficients
 """
 
 from __future__ import annotations
@@ -23,14 +24,14 @@ import json
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from swiftkit.memory import MemoryConfig, estimate_memory
+from swiftkit.memory import ALL_LINEAR, MemoryConfig, estimate_memory
 from swiftkit.models import ModelShape, resolve_model_shape
 
 RESULTS = Path(__file__).with_name("results")
@@ -56,6 +57,13 @@ TINY = ModelShape(
     qkv_bias=True, max_position_embeddings=32768,
 )  # fmt: skip
 
+# A small-vocabulary model: no logits to dominate, so the layer backward is the peak.
+SMALL_VOCAB = ModelShape(
+    model_id="small-vocab-llama", source="bench", hidden_size=1024, intermediate_size=4096,
+    num_layers=8, num_heads=16, num_kv_heads=4, head_dim=64, vocab_size=4096,
+    tie_word_embeddings=False, qkv_bias=False, max_position_embeddings=8192, model_type="llama",
+)  # fmt: skip
+
 CASES = [
     Case("0.5B lora s1024", "Qwen/Qwen2.5-0.5B-Instruct", _cfg(seq_len_tokens=1024), True),
     Case("0.5B lora nogc s1024", "Qwen/Qwen2.5-0.5B-Instruct",
@@ -79,6 +87,9 @@ CASES = [
          _cfg(seq_len_tokens=1024, gradient_checkpointing=False), False),
     Case("7B lora s2048", "Qwen/Qwen2.5-7B-Instruct", _cfg(seq_len_tokens=2048), False),
     Case("7B lora s64", "Qwen/Qwen2.5-7B-Instruct", _cfg(seq_len_tokens=64), False),
+    Case("small-vocab lora s2048", "small-vocab-llama", _cfg(seq_len_tokens=2048), False),
+    Case("small-vocab full nogc s2048", "small-vocab-llama",
+         _cfg(tuner_type="full", seq_len_tokens=2048, gradient_checkpointing=False), False),
 ]  # fmt: skip
 QUICK = Case("tiny lora s256", "tiny-qwen2", _cfg(seq_len_tokens=256), False)
 
@@ -247,7 +258,8 @@ def trace(shape: ModelShape, cfg: MemoryConfig, *, grads_exist: bool = True) -> 
 
 
 def shape_for(model: str) -> ModelShape:
-    shape = TINY if model == TINY.model_id else resolve_model_shape(model)
+    shape = {TINY.model_id: TINY, SMALL_VOCAB.model_id: SMALL_VOCAB}.get(model)
+    shape = shape or resolve_model_shape(model)
     if shape is None:
         msg = f"no shape for {model}"
         raise SystemExit(msg)
@@ -291,15 +303,90 @@ def print_table(rows: list[dict], *, header: bool = True) -> None:
         )
 
 
+# --fit-layers: one- and two-layer models with a 128-token vocabulary, so the difference of the
+# two peaks is one layer's saved activations plus its parameters (known, subtracted).
+_FIT_BASE = ModelShape(
+    model_id="fit", source="bench", hidden_size=256, intermediate_size=768, num_layers=1,
+    num_heads=4, num_kv_heads=2, head_dim=64, vocab_size=128, tie_word_embeddings=True,
+    qkv_bias=True, max_position_embeddings=4096,
+)  # fmt: skip
+_FIT_VARIANTS = {
+    "base": {}, "h512": {"hidden_size": 512, "num_heads": 8}, "I1536": {"intermediate_size": 1536},
+    "kv4": {"num_kv_heads": 4}, "q512": {"num_heads": 8},
+    "nh8hd32": {"num_heads": 8, "head_dim": 32, "num_kv_heads": 4},
+    "llama": {"qkv_bias": False, "model_type": "llama"},
+    "qwen3": {"qkv_bias": False, "model_type": "qwen3", "qk_norm": True},
+}  # fmt: skip
+_FIT_SETTINGS = [("full", ALL_LINEAR, 0.05), ("lora", ALL_LINEAR, 0.05), ("lora", ALL_LINEAR, 0.0),
+                 ("lora", ("q_proj", "v_proj"), 0.05),
+                 ("lora", ("gate_proj", "up_proj", "down_proj"), 0.0),
+                 ("lora", ("o_proj", "k_proj"), 0.0)]  # fmt: skip
+
+
+def fit_layers(tokens: int = 512) -> None:
+    """Trace 1- and 2-layer models, then least-squares the per-layer activation coefficients."""
+    import numpy as np
+
+    rows = []
+    for name, kw in _FIT_VARIANTS.items():
+        for tuner, targets, dropout in _FIT_SETTINGS:
+            cfg = MemoryConfig(
+                tuner_type=tuner, seq_len_tokens=tokens, gradient_checkpointing=False,
+                lora_dropout=dropout, target_modules=targets,
+            )  # fmt: skip
+            peaks = [trace(replace(_FIT_BASE, num_layers=n, **kw), cfg)["peak_allocated_bytes"]
+                     for n in (1, 2)]  # fmt: skip
+            shape = replace(_FIT_BASE, **kw)
+            est = [estimate_memory(replace(shape, num_layers=n), cfg) for n in (1, 2)]
+            fixed = [sum(e.breakdown[k] for k in ("frozen_weights", "trainable_params",
+                     "gradients", "optimizer_states")) for e in est]  # fmt: skip
+            act = (peaks[1] - peaks[0] - (fixed[1] - fixed[0])) / tokens
+            rows.append({
+                "variant": name, "tuner": tuner, "targets": targets, "dropout": dropout,
+                "layer_activation_bytes_per_token": act, "features": _features(shape, cfg),
+            })  # fmt: skip
+    (RESULTS / "layer_fit_traces.json").write_text(json.dumps(rows, indent=1) + "\n")
+    for tuner in ("full", "lora"):
+        sel = [r for r in rows if r["tuner"] == tuner]
+        x = np.array([r["features"] for r in sel], float)
+        y = np.array([r["layer_activation_bytes_per_token"] for r in sel])
+        keep = x.any(axis=0)
+        coef = np.linalg.lstsq(x[:, keep], y, rcond=None)[0]
+        names = [n for n, k in zip(_FEATURES, keep, strict=True) if k]
+        worst = np.max(np.abs(x[:, keep] @ coef / y - 1))
+        print(tuner, dict(zip(names, np.round(coef, 3).tolist(), strict=True)),
+              f"worst residual {worst:.1%}")  # fmt: skip
+
+
+_FEATURES = ["h", "q", "kv", "I", "heads", "qk_norm_q", "adapter_in", "adapter_out",
+             "adapters", "dropout_in"]  # fmt: skip
+
+
+def _features(shape: ModelShape, cfg: MemoryConfig) -> list[float]:
+    lin = shape.linear_shapes()
+    adapted = [lin[m] for m in cfg.target_modules] if cfg.tuner_type == "lora" else []
+    ins = sum(a for a, _ in adapted)
+    return [shape.hidden_size, shape.q_width, shape.kv_width, shape.intermediate_size,
+            shape.num_heads, shape.q_width if shape.qk_norm else 0, ins,
+            sum(b for _, b in adapted), len(adapted),
+            ins if cfg.lora_dropout > 0 else 0]  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="only the small configuration")
     parser.add_argument("--only", help="run the cases whose name contains this text")
     parser.add_argument("--out", type=Path, help="write the rows as JSON here")
     parser.add_argument(
+        "--fit-layers", action="store_true", help="refit the per-layer activation coefficients"
+    )
+    parser.add_argument(
         "--from-json", type=Path, help="reuse traces saved by an earlier run; re-estimate only"
     )
     args = parser.parse_args(argv)
+    if args.fit_layers:
+        fit_layers()
+        return 0
     if args.from_json:
         rows = [compare(r) for r in json.loads(args.from_json.read_text())]
         print_table(rows)

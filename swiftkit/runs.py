@@ -1,0 +1,394 @@
+"""Runs on disk: finding them, reading what swift and swiftkit wrote, and telling their state.
+
+A run directory is `output_dir/vN-YYYYMMDD-HHMMSS/` (ms-swift's layout). swift writes
+`logging.jsonl` (one row per log step, one per evaluation, `train_runtime` when training ends
+normally, then a result row with `last_model_checkpoint` written even when training raised),
+`checkpoint-N/trainer_state.json` and `args.json`. swiftkit's own records live in `swiftkit/`:
+`plan.json` (the plan the run was started from), `pid` while the launcher runs and `exit.json`
+when it ends. Pure apart from reading files and asking whether a pid is alive; never imports
+torch or swift.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from swiftkit.errors import SwiftkitError
+from swiftkit.rundir import PROVENANCE_DIR
+
+PID_FILE = "pid"  # "PID HOST\n" while swiftkit's launcher runs; removed by write_exit
+EXIT_FILE = "exit.json"  # {"exit_code": N, "reason": "..."} written when the launcher ends
+# Exit codes that mean stopped on purpose (Ctrl-C, SIGTERM), not a failure: cli.py's codes.
+INTERRUPT_CODES = (130, 143)
+# Without markers, a run whose files have not changed for this long is taken to have stopped.
+# Long enough for an evaluation or a large checkpoint save; scaled up for slow steps.
+STALE_AFTER_S = 600.0
+STALE_STEPS = 10  # ... or this many steps at the last logged speed, whichever is longer
+RUNNING, FINISHED, FAILED, INTERRUPTED = "running", "finished", "failed", "interrupted"
+_VERSION_DIR = re.compile(r"^v(\d+)-(\d{8}-\d{6})$")
+_TIME_PART = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
+_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+class RunDirError(SwiftkitError):
+    """A run directory is missing, or a directory is not a run."""
+
+
+@dataclass(frozen=True)
+class TrainPoint:
+    step: int
+    epoch: float | None
+    loss: float
+    learning_rate: float | None
+    grad_norm: float | None
+
+
+@dataclass(frozen=True)
+class EvalPoint:
+    step: int
+    epoch: float | None
+    eval_loss: float
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    step: int
+    path: Path
+
+
+@dataclass(frozen=True)
+class RunState:
+    state: str  # RUNNING, FINISHED, FAILED or INTERRUPTED
+    reason: str
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True)
+class Run:
+    """Everything status and compare show, as read; nothing rounded."""
+
+    run_dir: Path
+    train: tuple[TrainPoint, ...]
+    evals: tuple[EvalPoint, ...]
+    global_step: int | None
+    max_steps: int | None
+    epoch: float | None
+    elapsed_s: float | None  # swift's elapsed_time at the last row (restarts on resume)
+    remaining_s: float | None  # swift's remaining_time at the last row
+    seconds_per_step: float | None
+    train_runtime_s: float | None  # only when training ended normally
+    mean_train_loss: float | None  # swift's train_loss: the mean over the run
+    peak_memory_gib: float | None  # max of memory(GiB) = torch max_memory_reserved; GPU only
+    checkpoints: tuple[Checkpoint, ...]
+    best_checkpoint: Path | None
+    best_metric: float | None
+    learning_rate: float | None  # configured peak
+    effective_batch_size: int | None
+    accumulation_steps: int | None
+    warmup_steps: int | None  # resolved: warmup_steps, else ceil(max_steps * warmup_ratio)
+    max_grad_norm: float | None
+    planned_max_steps: int | None
+    planned_peak_reserved_bytes: int | None
+    log_mtime: float | None  # seconds since the epoch, of the newest file swift wrote
+    state: RunState
+
+    @property
+    def name(self) -> str:
+        return f"{self.run_dir.parent.name}/{self.run_dir.name}"
+
+    @property
+    def wall_time_s(self) -> float | None:
+        return self.train_runtime_s if self.train_runtime_s is not None else self.elapsed_s
+
+
+def write_pid(run_dir: Path, pid: int | None = None) -> Path:
+    """Mark the run as live (call when the launcher starts). Clears an older exit record."""
+    prov = Path(run_dir) / PROVENANCE_DIR
+    prov.mkdir(parents=True, exist_ok=True)
+    (prov / EXIT_FILE).unlink(missing_ok=True)
+    path = prov / PID_FILE
+    path.write_text(f"{pid or os.getpid()} {socket.gethostname()}\n", encoding="utf-8")
+    return path
+
+
+def write_exit(run_dir: Path, exit_code: int, reason: str) -> Path:
+    """Record how the launcher ended (call in its finally block); removes the pid file."""
+    prov = Path(run_dir) / PROVENANCE_DIR
+    prov.mkdir(parents=True, exist_ok=True)
+    path = prov / EXIT_FILE
+    record = {"exit_code": int(exit_code), "reason": reason, "ended_at": time.time()}
+    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    (prov / PID_FILE).unlink(missing_ok=True)
+    return path
+
+
+def parse_duration(text: Any) -> float | None:
+    """swift's format_time ('1d 2h 3m 4s', '59s') back to seconds."""
+    if isinstance(text, (int, float)):
+        return float(text)
+    if not isinstance(text, str):
+        return None
+    parts = _TIME_PART.findall(text)
+    if not parts:
+        return None
+    return sum(float(n) * _SECONDS[unit] for n, unit in parts)
+
+
+def is_run_dir(path: Path) -> bool:
+    return path.is_dir() and any(
+        (path / name).exists() for name in ("logging.jsonl", "args.json", PROVENANCE_DIR)
+    )
+
+
+def list_runs(root: Path) -> list[Path]:
+    """The `vN-...` run directories under an output root, oldest first."""
+    if not root.is_dir():
+        return []
+    found = []
+    for child in root.iterdir():
+        m = _VERSION_DIR.match(child.name)
+        if m and child.is_dir():
+            found.append((int(m.group(1)), m.group(2), child))
+    return [p for *_, p in sorted(found)]
+
+
+def newest_run(root: Path) -> Path | None:
+    runs = list_runs(root)
+    return runs[-1] if runs else None
+
+
+def _float(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def read_log_rows(path: Path) -> list[dict[str, Any]]:
+    """logging.jsonl's rows; a half-written last line (the run is writing it) is skipped."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return []
+    rows = []
+    for line in text.splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
+def _progress(row: dict[str, Any]) -> tuple[int | None, int | None]:
+    raw = row.get("global_step/max_steps")
+    if isinstance(raw, str) and "/" in raw:
+        a, b = raw.split("/", 1)
+        if a.strip().isdigit() and b.strip().isdigit():
+            return int(a), int(b)
+    return None, None
+
+
+def _keep_before(points: list, step: int) -> list:
+    """A resumed run logs its steps again from the checkpoint: the newer rows win."""
+    return [p for p in points if p.step < step]
+
+
+def _parse_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    train: list[TrainPoint] = []
+    evals: list[EvalPoint] = []
+    out: dict[str, Any] = {"peak": None, "runtime": None, "mean_loss": None, "result": None}
+    step = max_steps = None
+    last: dict[str, Any] = {}
+    for row in rows:
+        if "last_model_checkpoint" in row:
+            out["result"] = row
+            continue
+        s, m = _progress(row)
+        if s is not None:
+            step, max_steps, last = s, m, row
+        memory = _float(row.get("memory(GiB)"))
+        if memory is not None:
+            out["peak"] = max(out["peak"] or 0.0, memory)
+        loss, eval_loss = _float(row.get("loss")), _float(row.get("eval_loss"))
+        if "train_runtime" in row:
+            out["runtime"] = _float(row["train_runtime"])
+            out["mean_loss"] = _float(row.get("train_loss"))
+        elif loss is not None and s is not None:
+            if train and s <= train[-1].step:
+                train, evals = _keep_before(train, s), _keep_before(evals, s)
+            lr, gn = _float(row.get("learning_rate")), _float(row.get("grad_norm"))
+            train.append(TrainPoint(s, _float(row.get("epoch")), loss, lr, gn))
+        elif eval_loss is not None and s is not None:
+            evals = [e for e in evals if e.step < s]
+            evals.append(EvalPoint(s, _float(row.get("epoch")), eval_loss))
+    out.update(train=tuple(train), evals=tuple(evals), step=step, max_steps=max_steps, last=last)
+    return out
+
+
+def list_checkpoints(run_dir: Path) -> tuple[Checkpoint, ...]:
+    found = []
+    for p in run_dir.glob("checkpoint-*"):
+        tail = p.name.removeprefix("checkpoint-")
+        if tail.isdigit() and p.is_dir():
+            found.append(Checkpoint(int(tail), p))
+    return tuple(sorted(found, key=lambda c: c.step))
+
+
+def _best(run_dir: Path, ckpts, result) -> tuple[Path | None, float | None]:
+    """The best checkpoint by swift's metric_for_best_model (eval loss unless set otherwise)."""
+    sources = [result or {}]
+    if ckpts:
+        sources.insert(0, _read_json(ckpts[-1].path / "trainer_state.json"))
+    for src in sources:
+        best = src.get("best_model_checkpoint")
+        if isinstance(best, str) and best:
+            # Read by name: a run directory that was moved still finds its checkpoint.
+            return run_dir / Path(best).name, _float(src.get("best_metric"))
+    return None, None
+
+
+def _newest_mtime(run_dir: Path) -> float | None:
+    paths = [run_dir / "logging.jsonl", run_dir / "args.json", run_dir]
+    paths += [c.path for c in list_checkpoints(run_dir)]
+    times = []
+    for p in paths:
+        try:
+            times.append(p.stat().st_mtime)
+        except OSError:
+            continue
+    return max(times) if times else None
+
+
+def _pid_alive(run_dir: Path) -> tuple[bool | None, int | None]:
+    """(alive, pid): alive is None when there is no pid file or it names another host."""
+    try:
+        fields = (run_dir / PROVENANCE_DIR / PID_FILE).read_text(encoding="utf-8").split()
+        pid = int(fields[0])
+    except (OSError, ValueError, IndexError):
+        return None, None
+    if len(fields) > 1 and fields[1] != socket.gethostname():
+        return None, pid
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False, pid
+    except PermissionError:
+        return True, pid  # alive, owned by someone else
+    return True, pid
+
+
+def _exit_state(record: dict[str, Any]) -> RunState:
+    code = record.get("exit_code")
+    reason = str(record.get("reason") or "")
+    if code == 0:
+        return RunState(FINISHED, reason or "exit code 0", 0)
+    if code in INTERRUPT_CODES:
+        return RunState(INTERRUPTED, reason or f"exit code {code}", code)
+    return RunState(FAILED, reason or f"exit code {code}", code if isinstance(code, int) else None)
+
+
+def tell_state(run_dir: Path, parsed: dict[str, Any], mtime: float | None, now: float) -> RunState:
+    """Live pid file, then the exit record, then what swift wrote, then file ages."""
+    alive, pid = _pid_alive(run_dir)
+    if alive:
+        return RunState(RUNNING, f"process {pid} is alive")
+    record = _read_json(run_dir / PROVENANCE_DIR / EXIT_FILE)
+    if "exit_code" in record:
+        return _exit_state(record)
+    if parsed["runtime"] is not None:
+        return RunState(FINISHED, "swift logged the end of training")
+    step, max_steps = parsed["step"], parsed["max_steps"]
+    at = f" at step {step} of {max_steps}" if step is not None else ""
+    if alive is False:
+        return RunState(INTERRUPTED, f"process {pid} ended{at} without recording an exit (killed?)")
+    if parsed["result"] is not None:
+        return RunState(FAILED, f"swift stopped{at} before the end of training (an error?)")
+    speed = _float(parsed["last"].get("train_speed(s/it)")) or 0.0
+    stale_after = max(STALE_AFTER_S, STALE_STEPS * speed)
+    age = now - mtime if mtime is not None else None
+    if age is not None and age < stale_after:
+        return RunState(RUNNING, f"files written {age:.0f}s ago")
+    idle = f"{age / 60:.0f} min" if age is not None else "long"
+    return RunState(INTERRUPTED, f"nothing written for {idle}{at} and no end logged")
+
+
+def read_run(run_dir: Path, *, now: float | None = None) -> Run:
+    """Read one run directory. Works on a live run: a half-written line is skipped."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        msg = f"{run_dir}: no such run directory. Pass a directory under a recipe's output_dir."
+        raise RunDirError(msg)
+    parsed = _parse_rows(read_log_rows(run_dir / "logging.jsonl"))
+    args = _read_json(run_dir / "args.json")
+    plan = _read_json(run_dir / PROVENANCE_DIR / "plan.json")
+    ckpts = list_checkpoints(run_dir)
+    best, best_metric = _best(run_dir, ckpts, parsed["result"])
+    last = parsed["last"]
+    step, max_steps = parsed["step"], parsed["max_steps"]
+    if step is None and ckpts:
+        state = _read_json(ckpts[-1].path / "trainer_state.json")
+        step, max_steps = state.get("global_step"), state.get("max_steps")
+    memory = plan.get("memory") if isinstance(plan.get("memory"), dict) else {}
+    mtime = _newest_mtime(run_dir)
+    planned = plan.get("max_steps")
+    return Run(
+        run_dir=run_dir,
+        train=parsed["train"],
+        evals=parsed["evals"],
+        global_step=step,
+        max_steps=max_steps or planned,
+        epoch=_float(last.get("epoch")),
+        elapsed_s=parse_duration(last.get("elapsed_time")),
+        remaining_s=parse_duration(last.get("remaining_time")),
+        seconds_per_step=_float(last.get("train_speed(s/it)")),
+        train_runtime_s=parsed["runtime"],
+        mean_train_loss=parsed["mean_loss"],
+        peak_memory_gib=parsed["peak"],
+        checkpoints=ckpts,
+        best_checkpoint=best,
+        best_metric=best_metric,
+        learning_rate=_float(args.get("learning_rate")) or _float(plan.get("learning_rate")),
+        effective_batch_size=_effective_batch(args) or plan.get("effective_batch_size"),
+        accumulation_steps=args.get("gradient_accumulation_steps")
+        or plan.get("gradient_accumulation_steps"),
+        warmup_steps=_warmup_steps(args, max_steps or planned),
+        max_grad_norm=_float(args.get("max_grad_norm")),
+        planned_max_steps=planned if isinstance(planned, int) else None,
+        planned_peak_reserved_bytes=memory.get("peak_reserved_bytes"),
+        log_mtime=mtime,
+        state=tell_state(run_dir, parsed, mtime, time.time() if now is None else now),
+    )
+
+
+def _effective_batch(args: dict[str, Any]) -> int | None:
+    b, g = args.get("per_device_train_batch_size"), args.get("gradient_accumulation_steps")
+    if not isinstance(b, int) or not isinstance(g, int):
+        return None
+    world = args.get("global_world_size") or 1
+    return b * g * int(world)
+
+
+def _warmup_steps(args: dict[str, Any], max_steps: int | None) -> int | None:
+    """transformers' get_warmup_steps: warmup_steps if > 0, else ceil(max_steps * ratio)."""
+    steps, ratio = args.get("warmup_steps"), _float(args.get("warmup_ratio"))
+    if isinstance(steps, int) and steps > 0:
+        return steps
+    if ratio is None or max_steps is None:
+        return None
+    return -int(-max_steps * ratio // 1)
