@@ -213,6 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", metavar="key=value", help="override a flag")
     p.set_defaults(func=cmd_demo)
 
+    from swiftkit import cli_runs
+
+    cli_runs.add_parsers(sub)
+
     p = sub.add_parser("train", help="check, plan, then train with ms-swift")
     _add_recipe_args(p)
     p.add_argument("--dry-run", action="store_true",

@@ -221,7 +221,11 @@ def resolve_model_shape(model: str, *, base_dir: Path | None = None) -> ModelSha
         for path in _cache_candidates(model):
             if path.is_file() and (shape := _read_config(path, model, SOURCE_CACHE)):
                 return shape
-    row = BUILTIN_MODELS.get(model.lower().rstrip("/"))
+    key = model.lower().rstrip("/")
+    row = BUILTIN_MODELS.get(key)
+    if row is None and "/" not in key:
+        # A bare name (`Qwen2.5-7B-Instruct`, as people name their local download folders).
+        row = next((r for k, r in BUILTIN_MODELS.items() if k.split("/")[-1] == key), None)
     if row is None:
         return None
     return ModelShape(source=SOURCE_TABLE, **row)

@@ -12,6 +12,7 @@ torch or swift.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import socket
@@ -142,6 +143,9 @@ def parse_duration(text: Any) -> float | None:
 
 
 def is_run_dir(path: Path) -> bool:
+    """A `vN-...` directory (even before swift writes into it), or one holding swift's files."""
+    if path.is_dir() and _VERSION_DIR.match(path.name):
+        return True
     return path.is_dir() and any(
         (path / name).exists() for name in ("logging.jsonl", "args.json", PROVENANCE_DIR)
     )
@@ -385,10 +389,68 @@ def _effective_batch(args: dict[str, Any]) -> int | None:
 
 
 def _warmup_steps(args: dict[str, Any], max_steps: int | None) -> int | None:
-    """transformers' get_warmup_steps: warmup_steps if > 0, else ceil(max_steps * ratio)."""
-    steps, ratio = args.get("warmup_steps"), _float(args.get("warmup_ratio"))
-    if isinstance(steps, int) and steps > 0:
-        return steps
-    if ratio is None or max_steps is None:
+    """transformers 5.x get_warmup_steps: warmup_steps >= 1 is a count, below 1 a ratio of
+    max_steps (swift moves warmup_ratio there); older args.json files carry warmup_ratio."""
+    steps, ratio = _float(args.get("warmup_steps")), _float(args.get("warmup_ratio"))
+    if steps is not None and steps >= 1:
+        return int(steps)
+    if steps is not None and steps > 0:
+        ratio = steps
+    if steps is None and ratio is None:
         return None
-    return -int(-max_steps * ratio // 1)
+    if not ratio:
+        return 0
+    return math.ceil(max_steps * ratio) if max_steps else None
+
+
+def find_run(ref: str | None, *, base_dir: Path | None = None) -> Path:
+    """A run directory from what the user typed: a run directory, an output root (its newest
+    run), a recipe (its newest run), or nothing (the newest run under ./output)."""
+    base = base_dir or Path.cwd()
+    if ref is None:
+        roots = [p for p in (base / "output").glob("*") if p.is_dir()] + [base / "output"]
+        runs = [r for root in roots for r in list_runs(root)]
+        if not runs:
+            msg = (
+                f"{base / 'output'}: no runs found. Name a run directory or a recipe: "
+                "python -m swiftkit status RECIPE."
+            )
+            raise RunDirError(msg)
+        return max(runs, key=lambda p: _VERSION_DIR.match(p.name).group(2))
+    path = Path(ref).expanduser()
+    path = path if path.is_absolute() else base / path
+    if path.is_dir():
+        if is_run_dir(path):
+            return path
+        newest = newest_run(path)
+        if newest is None:
+            msg = (
+                f"{ref}: not a run directory (no logging.jsonl, args.json or {PROVENANCE_DIR}/) "
+                "and holds no v* runs. Pass a directory made by swift sft or swiftkit train."
+            )
+            raise RunDirError(msg)
+        return newest
+    if path.suffix not in (".yaml", ".yml") and ("/" in ref or path.exists()):
+        msg = f"{ref}: no such run directory. Name a run directory, or a recipe for its newest run."
+        raise RunDirError(msg)
+    return _recipe_run(ref, base)
+
+
+def _recipe_run(ref: str, base: Path) -> Path:
+    from swiftkit.recipe import load_recipe
+    from swiftkit.rundir import output_root
+    from swiftkit.swiftargs import resolve_args
+
+    recipe = load_recipe(ref, base_dir=base)
+    resolved = resolve_args(recipe.args, world_size=1)
+    root = output_root(resolved, base)
+    if resolved.get("add_version") is False and is_run_dir(root):
+        return root
+    newest = newest_run(root)
+    if newest is None:
+        msg = (
+            f"{recipe.path}: no runs under {root} yet. Start one with python -m swiftkit train "
+            f"{ref}."
+        )
+        raise RunDirError(msg)
+    return newest
