@@ -14,8 +14,17 @@ from swiftkit.recipe import Recipe
 
 # The article's advice for batch 1: accumulation 8-32, never above 64.
 MAX_ACCUMULATION = 64
-LORA_KEYS = ("lora_rank", "lora_alpha", "lora_dropout", "lora_bias", "lora_dtype", "use_rslora",
-             "use_dora", "lora_modules", "init_weights")
+LORA_KEYS = (
+    "lora_rank",
+    "lora_alpha",
+    "lora_dropout",
+    "lora_bias",
+    "lora_dtype",
+    "use_rslora",
+    "use_dora",
+    "lora_modules",
+    "init_weights",
+)
 FLASH_ATTN = ("flash_attn", "flash_attention_2", "flash_attention_3", "flash_attn_3")
 
 
@@ -37,19 +46,26 @@ RANGES: dict[str, Range] = {
         lambda v: v >= 1, "must be at least 1", "Use 1 or more (16 gives an effective batch of 16)"
     ),
     "num_train_epochs": Range(_positive, "must be above 0", "Use e.g. 3"),
-    "max_steps": Range(lambda v: v == -1 or v > 0, "must be -1 (use epochs) or above 0",
-                       "Use -1 to train by num_train_epochs"),
+    "max_steps": Range(
+        lambda v: v == -1 or v > 0,
+        "must be -1 (use epochs) or above 0",
+        "Use -1 to train by num_train_epochs",
+    ),
     "max_length": Range(_positive, "must be at least 1 token", "Use e.g. 2048"),
-    "save_total_limit": Range(lambda v: v >= 1, "must be at least 1",
-                              "Use 1 or more, or remove it to keep every checkpoint"),
+    "save_total_limit": Range(
+        lambda v: v >= 1,
+        "must be at least 1",
+        "Use 1 or more, or remove it to keep every checkpoint",
+    ),
     "warmup_ratio": Range(lambda v: 0 <= v < 1, "must be in [0, 1)", "Use e.g. 0.05"),
     "warmup_steps": Range(lambda v: v >= 0, "must not be negative", "Use 0 or more"),
     "learning_rate": Range(_positive, "must be above 0", "Use e.g. 1e-4 for LoRA, 1e-5 for full"),
     "lora_rank": Range(lambda v: v >= 1, "must be at least 1", "Use e.g. 8"),
     "lora_alpha": Range(_positive, "must be above 0", "Use e.g. 32"),
     "lora_dropout": Range(lambda v: 0 <= v < 1, "must be in [0, 1)", "Use e.g. 0.05"),
-    "split_dataset_ratio": Range(lambda v: 0 <= v < 1, "must be in [0, 1)",
-                                 "Use e.g. 0.05 to hold out 5% for evaluation"),
+    "split_dataset_ratio": Range(
+        lambda v: 0 <= v < 1, "must be in [0, 1)", "Use e.g. 0.05 to hold out 5% for evaluation"
+    ),
     "logging_steps": Range(_positive, "must be above 0", "Use e.g. 5"),
     "eval_steps": Range(_positive, "must be above 0", "Use e.g. 50"),
     "save_steps": Range(_positive, "must be above 0", "Use e.g. 50"),

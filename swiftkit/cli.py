@@ -11,7 +11,6 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from swiftkit.errors import SwiftkitError
 
@@ -36,8 +35,12 @@ def _err(text: str) -> None:
 
 def _add_recipe_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("recipe", help="recipe name (a file in ./recipes) or path to a .yaml file")
-    p.add_argument("overrides", nargs="*", metavar="key=value",
-                   help="override a flag, typed like YAML (e.g. learning_rate=2e-4)")
+    p.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="key=value",
+        help="override a flag, typed like YAML (e.g. learning_rate=2e-4)",
+    )
 
 
 def _plan(args):
@@ -85,70 +88,6 @@ def cmd_plan(args) -> int:
     else:
         _out(render_plan(plan))
     return EXIT_BAD_INPUT if plan.errors else EXIT_OK
-
-
-def cmd_demo(args) -> int:
-    from swiftkit.tiny import DEFAULT_TINY_DIR, build_tiny_model
-
-    _out(f"building the tiny Qwen2 model in {DEFAULT_TINY_DIR} (once) ...")
-    build_tiny_model(Path.cwd() / DEFAULT_TINY_DIR)
-    args.recipe, args.dry_run, args.force, args.gpu = "tiny_demo", False, False, None
-    return cmd_train(args)
-
-
-def cmd_train(args) -> int:
-    from swiftkit import train
-    from swiftkit.hardware import detect_gpus
-    from swiftkit.launch import shell_command
-    from swiftkit.plan import make_plan
-    from swiftkit.recipe import load_recipe
-    from swiftkit.render import render_plan, render_problems
-    from swiftkit.swiftargs import resolve_args
-
-    recipe = load_recipe(args.recipe, args.overrides)
-    if args.dry_run:
-        plan = make_plan(recipe, gpus=[args.gpu] if args.gpu else ())
-        if plan.errors:
-            _err(render_problems(plan))
-            return EXIT_BAD_INPUT
-        _out(shell_command(recipe.args, plan.env))
-        return EXIT_OK
-    detected = detect_gpus()
-    plan = make_plan(recipe, gpus=[args.gpu] if args.gpu else (), detected=detected)
-    if plan.errors:
-        _err(render_problems(plan))
-        return EXIT_BAD_INPUT
-    _out(render_plan(plan))
-    resolved = resolve_args(recipe.args, world_size=plan.world_size)
-    train.check_hardware(plan, resolved, len(detected), force=args.force)
-    spec = train.prepare_run(recipe, plan, resolved, base_dir=Path.cwd())
-    _out(f"run directory: {spec.run_dir}")
-    failure = None
-    try:
-        train.start_run(spec)
-    except SwiftkitError as e:
-        failure = e
-    summary = train.summarize_run(spec.run_dir, plan.schedule.max_steps if plan.schedule else None)
-    _out(_render_summary(summary))
-    if failure is not None:
-        raise failure
-    return EXIT_OK
-
-
-def _render_summary(s) -> str:
-    step = f"{s.global_step}" if s.global_step is not None else "?"
-    planned = f"{s.planned_max_steps}" if s.planned_max_steps is not None else "?"
-    mark = "" if s.global_step == s.planned_max_steps else " (differs from the plan)"
-    peak = f"{s.peak_memory_gib:.2f} GiB" if s.peak_memory_gib is not None else "not logged"
-    loss = f"{s.train_loss:.4f}" if s.train_loss is not None else "?"
-    return "\n".join([
-        "summary:",
-        f"  run directory: {s.run_dir}",
-        f"  global_step: {step} of planned max_steps {planned}{mark}",
-        f"  last checkpoint: {s.last_checkpoint or 'none'}",
-        f"  peak memory(GiB): {peak}",
-        f"  train loss: {loss}",
-    ])
 
 
 def cmd_flags(args) -> int:
@@ -209,21 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gpus", help="list the GPUs swiftkit knows, and the detected ones")
     p.set_defaults(func=cmd_gpus)
 
-    p = sub.add_parser("demo", help="build a tiny local model and train recipes/tiny_demo on CPU")
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="override a flag")
-    p.set_defaults(func=cmd_demo)
+    from swiftkit import cli_train
 
-    from swiftkit import cli_runs
-
-    cli_runs.add_parsers(sub)
-
-    p = sub.add_parser("train", help="check, plan, then train with ms-swift")
-    _add_recipe_args(p)
-    p.add_argument("--dry-run", action="store_true",
-                   help="print the equivalent swift sft command and exit")
-    p.add_argument("--force", action="store_true", help="start even if it will not fit")
-    p.add_argument("--gpu", help="card to check memory against (default: the detected GPU)")
-    p.set_defaults(func=cmd_train)
+    cli_train.add_parsers(sub)
 
     return parser
 

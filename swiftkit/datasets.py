@@ -461,6 +461,14 @@ def _convert_response(r: dict, row: dict) -> list[dict]:
         if reply is not None:
             messages.append({"role": "assistant", "content": reply})
     if not messages or all(m["role"] == "system" for m in messages):
+        ignored = [k for k in row if k not in r and _RESPONSE_COLUMNS.get(k.lower(), k) != k]
+        ignored += [k for k in row if k in r and _RESPONSE_COLUMNS.get(k.lower(), k) != k]
+        if ignored:
+            _drop(
+                f"its {', '.join(map(repr, ignored))} columns are ignored (got keys {sorted(row)}):"
+                " swift renames an alias only when no other column of the file maps to the same"
+                " name, and here one does. Use one spelling, e.g. query/response, in every row."
+            )
         _drop(
             f"has none of the columns swift reads (got keys {sorted(row)}); swift drops the row. "
             'Use "messages", query/response or instruction/input/output.'

@@ -6,8 +6,10 @@ Only this module and worker.py import swift, and only when a run starts.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from swiftkit import preempt
 from swiftkit.errors import LaunchError
 from swiftkit.flags import to_argv
 
@@ -25,8 +28,12 @@ OWNED_FLAGS = ("output_dir", "add_version")
 @dataclass(frozen=True)
 class LaunchSpec:
     run_dir: Path
-    argv: tuple[str, ...]  # the swift sft flags, exactly as passed
+    argv: tuple[str, ...]  # the swift sft flags recorded in the run's provenance
     env: Mapping[str, str]  # launch settings (NPROC_PER_NODE, NNODES, ...)
+    resume_from: Path | None = None  # a checkpoint of this run to continue from
+
+    def full_argv(self) -> list[str]:
+        return resume_argv(self.argv, self.resume_from)
 
     @property
     def nproc_per_node(self) -> int:
@@ -41,9 +48,7 @@ class LaunchSpec:
         return self.nproc_per_node > 1 or self.nnodes > 1
 
 
-def swift_argv(
-    args: Mapping[str, Any], *, run_dir: Path | None = None, resume_from: Path | None = None
-) -> list[str]:
+def swift_argv(args: Mapping[str, Any], *, run_dir: Path | None = None) -> list[str]:
     """The recipe's flags as `swift sft` argv; with run_dir, pointed at swiftkit's run directory."""
     values = dict(args)
     if run_dir is not None:
@@ -51,8 +56,6 @@ def swift_argv(
             values.pop(key, None)
         values["output_dir"] = str(run_dir)
         values["add_version"] = False
-    if resume_from is not None:
-        values["resume_from_checkpoint"] = str(resume_from)
     return to_argv(values)
 
 
@@ -64,34 +67,89 @@ def shell_command(args: Mapping[str, Any], env: Mapping[str, str]) -> str:
 
 def torchrun_command(spec: LaunchSpec) -> list[str]:
     """swift/cli/main.py builds the same torchrun line for NPROC_PER_NODE / NNODES."""
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node",
-           str(spec.nproc_per_node)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        str(spec.nproc_per_node),
+    ]
     if spec.nnodes > 1:
-        cmd += ["--nnodes", str(spec.nnodes), "--node_rank", spec.env.get("NODE_RANK", "0"),
-                "--master_addr", spec.env.get("MASTER_ADDR", "127.0.0.1"),
-                "--master_port", spec.env.get("MASTER_PORT", "29500")]
+        cmd += [
+            "--nnodes",
+            str(spec.nnodes),
+            "--node_rank",
+            spec.env.get("NODE_RANK", "0"),
+            "--master_addr",
+            spec.env.get("MASTER_ADDR", "127.0.0.1"),
+            "--master_port",
+            spec.env.get("MASTER_PORT", "29500"),
+        ]
     elif "MASTER_PORT" in spec.env:
         cmd += ["--master_port", spec.env["MASTER_PORT"]]
-    return [*cmd, "-m", "swiftkit.worker", str(spec.run_dir)]
+    worker = ["-m", "swiftkit.worker", str(spec.run_dir)]
+    if spec.resume_from is not None:
+        worker.append(str(spec.resume_from))
+    return [*cmd, *worker]
+
+
+def resume_argv(argv: Sequence[str], checkpoint: Path | None) -> list[str]:
+    if checkpoint is None:
+        return list(argv)
+    return [*argv, "--resume_from_checkpoint", str(checkpoint)]
+
+
+def with_callback(argv: Sequence[str], name: str) -> list[str]:
+    """argv with `name` added to --callbacks (a repeated --callbacks would replace the first)."""
+    out = list(argv)
+    if "--callbacks" in out:
+        out.insert(out.index("--callbacks") + 1, name)
+    else:
+        out += ["--callbacks", name]
+    return out
 
 
 def run_in_process(argv: Sequence[str]) -> dict[str, Any]:
-    """Call swift's own sft entrypoint in this process. Swift's exceptions propagate."""
+    """Call swift's own sft entrypoint in this process; save and stop on SIGTERM/SIGINT.
+
+    Swift's exceptions propagate. After a stop signal the trainer saves a checkpoint at the
+    current step and returns; then Preempted is raised so the caller exits 143 or 130.
+    """
+    preempt.install()
     from swift import sft_main
 
-    return sft_main(list(argv))
+    result = sft_main(with_callback(argv, preempt.register_callback()))
+    signum = preempt.requested_signal()
+    if signum is not None:
+        raise preempt.Preempted(signum)
+    return result
 
 
 def run_distributed(spec: LaunchSpec) -> int:
-    """Run torchrun as a child; return its exit code. Signals reach the whole process group."""
+    """Run torchrun as a child in its own session; return its exit code.
+
+    SIGTERM/SIGINT to swiftkit are forwarded to torchrun and every rank at once; each rank's
+    preemption callback saves and stops, then Preempted is raised here.
+    """
     env = {**os.environ, **spec.env}
     try:
-        proc = subprocess.Popen(torchrun_command(spec), env=env)
+        proc = subprocess.Popen(torchrun_command(spec), env=env, start_new_session=True)
     except OSError as e:
         msg = f"could not start torch.distributed.run ({e}). Check that torch is installed."
         raise LaunchError(msg) from e
+    received: list[int] = []
+
+    def forward(signum, frame):
+        received.append(signum)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signum)
+
+    previous = {s: signal.signal(s, forward) for s in preempt.SIGNALS}
     try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.wait()
-        raise
+        code = proc.wait()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if received:
+        raise preempt.Preempted(received[0])
+    return code

@@ -35,7 +35,8 @@ def list_recipes(base_dir: Path | None = None) -> list[RecipeRow]:
                 name=path.stem,
                 model=str(args.get("model")),
                 tuner=str(args.get("tuner_type")),
-                effective_batch=f"{batch} x {accumulation} x {world} = {batch * accumulation * world}",
+                effective_batch=f"{batch} x {accumulation} x {world} = "
+                f"{batch * accumulation * world}",
             )
         )
     return rows

@@ -45,13 +45,21 @@ class MemoryPlan:
             "at_max_length": _estimate_json(self.at_max_length) if self.at_max_length else None,
             "verdict": self.verdict,
             "verdicts": [
-                {"card": v.card.name, "total_bytes": v.card.total_bytes, "verdict": v.verdict,
-                 "headroom_bytes": v.headroom_bytes}
+                {
+                    "card": v.card.name,
+                    "total_bytes": v.card.total_bytes,
+                    "verdict": v.verdict,
+                    "headroom_bytes": v.headroom_bytes,
+                }
                 for v in self.verdicts
             ],
             "suggestions": [
-                {"description": s.description, "changes": dict(s.changes),
-                 "device_bytes": s.estimate.device_bytes, "verdict": s.verdict}
+                {
+                    "description": s.description,
+                    "changes": dict(s.changes),
+                    "device_bytes": s.estimate.device_bytes,
+                    "verdict": s.verdict,
+                }
                 for s in self.suggestions
             ],
         }

@@ -110,7 +110,8 @@ def _lr_note(lr: float, effective: int, tuned_for: int, explicit: bool) -> str |
     source = "the recipe's lr_tuned_for_batch" if explicit else "ms-swift's default effective batch"
     return (
         f"effective batch {effective} differs from {tuned_for} ({source}): "
-        f"scale learning_rate {lr:g} by sqrt({effective}/{tuned_for}) -> {lr * math.sqrt(ratio):.3g}, "
+        f"scale learning_rate {lr:g} by sqrt({effective}/{tuned_for}) -> "
+        f"{lr * math.sqrt(ratio):.3g}, "
         f"or linearly -> {lr * ratio:.3g}"
     )
 
@@ -150,8 +151,9 @@ def _count_rows(
             train, val = train - share_train, val - (over - share_train)
         path = str(st.spec.local_path) if st.spec.local_path else None
         plans.append(
-            DatasetPlan(st.spec.raw, path, st.rows, sampled, train, val, over,
-                        st.placeholder_rows, role)
+            DatasetPlan(
+                st.spec.raw, path, st.rows, sampled, train, val, over, st.placeholder_rows, role
+            )
         )
         if train_total is not None:
             train_total += train
@@ -257,9 +259,16 @@ def make_plan(
 
     memory = None
     if not findings.errors:
-        memory = plan_memory(resolved, recipe, base, world_size=world_size,
-                             longest_row_tokens=longest, gpus=gpus, findings=findings,
-                             detected=detected)
+        memory = plan_memory(
+            resolved,
+            recipe,
+            base,
+            world_size=world_size,
+            longest_row_tokens=longest,
+            gpus=gpus,
+            findings=findings,
+            detected=detected,
+        )
     return Plan(
         recipe=recipe.name,
         recipe_path=str(recipe.path),

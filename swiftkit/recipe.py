@@ -23,8 +23,14 @@ from swiftkit.flags import FlagSchema, coerce_value, load_schema
 from swiftkit.yamlfile import parse_override, read_yaml_mapping
 
 RESERVED_KEYS = ("extends", "env", "swiftkit")
-LAUNCH_ENV = ("CUDA_VISIBLE_DEVICES", "NPROC_PER_NODE", "NNODES", "NODE_RANK", "MASTER_ADDR",
-              "MASTER_PORT")
+LAUNCH_ENV = (
+    "CUDA_VISIBLE_DEVICES",
+    "NPROC_PER_NODE",
+    "NNODES",
+    "NODE_RANK",
+    "MASTER_ADDR",
+    "MASTER_PORT",
+)
 # swiftkit's own settings. lr_tuned_for_batch: the effective batch the learning rate was chosen
 # for (ms-swift's defaults aim at an effective batch of 16). gpu: the card to check memory against.
 SWIFTKIT_SETTINGS = {"lr_tuned_for_batch": int, "gpu": str, "description": str}
@@ -151,9 +157,7 @@ def _check_settings(settings: Any, where: str, problems: list[str]) -> dict[str,
             known = ", ".join(SWIFTKIT_SETTINGS)
             problems.append(f"{where}: swiftkit.{key} is not a swiftkit setting. Known: {known}.")
         elif kind is int and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            problems.append(
-                f"{where}: swiftkit.{key} must be a positive integer (got {value!r})."
-            )
+            problems.append(f"{where}: swiftkit.{key} must be a positive integer (got {value!r}).")
         elif kind is str and not isinstance(value, str):
             problems.append(f"{where}: swiftkit.{key} must be a string (got {value!r}).")
         else:
@@ -192,9 +196,7 @@ def _example(flag) -> str:
     return {"int": "8", "float": "0.0001", "bool": "true", "list": "[a, b]"}.get(flag.kind, "")
 
 
-def load_recipe(
-    ref: str, overrides: Sequence[str] = (), *, base_dir: Path | None = None
-) -> Recipe:
+def load_recipe(ref: str, overrides: Sequence[str] = (), *, base_dir: Path | None = None) -> Recipe:
     """Read a recipe and its bases, apply overrides, type every value.
 
     Fatal problems (missing file, YAML syntax, cycles) raise RecipeError at once; key and value

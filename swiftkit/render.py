@@ -19,8 +19,9 @@ def _rows(plan: Plan) -> list[str]:
             out.append(f"  {d.spec}: rows unknown (hub dataset, not read offline)")
             continue
         sampled = f" -> {d.rows_sampled} after #N" if d.rows_sampled != d.rows_in_file else ""
-        dropped = f", {d.rows_over_max_length} over max_length dropped" if d.rows_over_max_length \
-            else ""
+        dropped = (
+            f", {d.rows_over_max_length} over max_length dropped" if d.rows_over_max_length else ""
+        )
         role = "validation" if d.role == "val" else f"{d.train_rows} train / {d.val_rows} val"
         out.append(f"  {d.spec}: {d.rows_in_file} rows{sampled} -> {role}{dropped}")
     qualifier = "" if plan.rows_exact else " (upper bound)"
@@ -37,8 +38,9 @@ def _schedule(plan: Plan) -> list[str]:
         f"  effective batch: {s.per_device_batch} per device x {s.accumulation_steps} accumulation "
         f"x {w} process{'es' if w != 1 else ''} = {s.effective_batch_size}"
     )
-    per_process = f"ceil({plan.train_rows} / {w}) rows per process" if w > 1 else \
-        f"{plan.train_rows} rows"
+    per_process = (
+        f"ceil({plan.train_rows} / {w}) rows per process" if w > 1 else f"{plan.train_rows} rows"
+    )
     lines = [
         eff,
         f"  batches per epoch: {s.batches_per_epoch} ({per_process}, batch {s.per_device_batch})",

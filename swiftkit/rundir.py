@@ -122,5 +122,7 @@ def read_provenance(run_dir: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
-        msg = f"{path}: cannot read the run's recorded arguments ({e}). Resume needs a swiftkit run."
+        msg = (
+            f"{path}: cannot read the run's recorded arguments ({e}). Resume needs a swiftkit run."
+        )
         raise RecipeError(msg) from e

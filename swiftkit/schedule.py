@@ -34,7 +34,9 @@ class Schedule:
     keeps_best_checkpoint: bool
 
 
-def updates_for(train_rows: int, *, world_size: int, batch: int, accumulation: int) -> tuple[int, int]:
+def updates_for(
+    train_rows: int, *, world_size: int, batch: int, accumulation: int
+) -> tuple[int, int]:
     """(batches per epoch on one process, optimizer updates per epoch).
 
     Each process gets ceil(N / W) rows (DistributedSampler pads, drop_last False), batched by B.
@@ -98,10 +100,7 @@ def make_schedule(
     eval_at = _every(_absolute(eval_steps, max_steps), max_steps, final=True) if evaluates else ()
     saving = save_strategy == "steps"
     save_at = _every(_absolute(save_steps, max_steps), max_steps, final=True) if saving else ()
-    if save_total_limit and save_total_limit > 0:
-        kept = save_at[-save_total_limit:]
-    else:
-        kept = save_at
+    kept = save_at[-save_total_limit:] if save_total_limit and save_total_limit > 0 else save_at
     return Schedule(
         world_size=world_size,
         per_device_batch=batch,

@@ -25,7 +25,9 @@ def world_size_from_env(env: Mapping[str, str]) -> tuple[int, list[str]]:
             if value < 1:
                 raise ValueError
         except ValueError:
-            problems.append(f"env {name} must be a positive integer (got {raw!r}). Write {name}: 2.")
+            problems.append(
+                f"env {name} must be a positive integer (got {raw!r}). Write {name}: 2."
+            )
             value = 1
         sizes.append(value)
     return sizes[0] * sizes[1], problems

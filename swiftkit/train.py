@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from swiftkit import datasets as ds
-from swiftkit.errors import HardwareError, LaunchError
+from swiftkit.errors import HardwareError, LaunchError, SwiftkitError
 from swiftkit.launch import LaunchSpec, run_distributed, run_in_process, swift_argv
 from swiftkit.plan import Plan
 from swiftkit.recipe import Recipe
@@ -37,7 +37,9 @@ class RunSummary:
     train_loss: float | None
 
 
-def check_hardware(plan: Plan, resolved: Mapping[str, Any], gpus_found: int, *, force: bool) -> None:
+def check_hardware(
+    plan: Plan, resolved: Mapping[str, Any], gpus_found: int, *, force: bool
+) -> None:
     """Refuse, before any download, a run this machine cannot do. Raises HardwareError (exit 3)."""
     if gpus_found == 0 and not resolved.get("use_cpu"):
         dtype = resolved.get("torch_dtype")
@@ -121,10 +123,10 @@ def start_run(spec: LaunchSpec) -> None:
             msg = f"training failed: torch.distributed.run exited with {code} (its log is above)."
             raise LaunchError(msg)
         return
-    # The recipe's env block applies before torch is imported (OMP_NUM_THREADS, CUDA_VISIBLE_DEVICES).
+    # The recipe's env block applies before torch is imported (OMP_NUM_THREADS, ...).
     os.environ.update(spec.env)
     try:
-        run_in_process(spec.argv)
+        run_in_process(spec.full_argv())
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as e:
@@ -133,6 +135,51 @@ def start_run(spec: LaunchSpec) -> None:
         detail = "".join(traceback.format_exception(e)).rstrip()
         msg = f"{detail}\ntraining failed: {type(e).__name__}: {e}"
         raise LaunchError(msg) from e
+
+
+def resolved_args(recipe: Recipe, plan: Plan) -> dict[str, Any]:
+    from swiftkit.swiftargs import resolve_args
+
+    return resolve_args(recipe.args, world_size=plan.world_size)
+
+
+def prepare_resume(
+    recipe: Recipe, plan: Plan, resolved: Mapping[str, Any], *, base_dir: Path
+) -> tuple[LaunchSpec, list[str]]:
+    """The newest unfinished run of this recipe, from its last complete checkpoint."""
+    from swiftkit.resume import find_resume_point, recipe_changes
+
+    point = find_resume_point(output_root(resolved, base_dir))
+    notices = list(point.skipped)
+    notices.append(f"resuming {point.run_dir.name} from {point.checkpoint.name}")
+    changes = recipe_changes(point.run_dir, recipe.args)
+    if changes:
+        notices.append(
+            "the recipe changed since the run started; resuming with the recorded "
+            "arguments: " + "; ".join(changes)
+        )
+    env = {**point.env, **{k: v for k, v in plan.env.items() if k not in point.env}}
+    spec = LaunchSpec(run_dir=point.run_dir, argv=point.argv, env=env, resume_from=point.checkpoint)
+    return spec, notices
+
+
+def run_and_record(spec: LaunchSpec) -> tuple[int, BaseException | None]:
+    """Train, recording the pid while it runs and how it ended (for `swiftkit status`)."""
+    from swiftkit import preempt, runs
+
+    runs.write_pid(spec.run_dir)
+    code, reason, failure = 0, "finished", None
+    try:
+        start_run(spec)
+    except SwiftkitError as e:
+        code, reason, failure = e.exit_code, str(e).splitlines()[-1], e
+    except preempt.Preempted as e:
+        code, reason, failure = preempt.exit_code_for(e.signum), f"stopped by {e}", e
+    except KeyboardInterrupt as e:
+        code, reason, failure = 130, "interrupted", e
+    finally:
+        runs.write_exit(spec.run_dir, code, reason)
+    return code, failure
 
 
 def _read_jsonl(path: Path) -> list[dict]:

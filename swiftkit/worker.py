@@ -1,4 +1,4 @@
-"""One rank of a multi-process run: `python -m torch.distributed.run ... -m swiftkit.worker RUN_DIR`.
+"""One rank of a multi-process run (`torch.distributed.run ... -m swiftkit.worker RUN_DIR`).
 
 Reads the swift argv that swiftkit recorded in RUN_DIR and calls swift's sft entrypoint, so every
 rank trains with exactly the arguments in the run's provenance.
@@ -9,16 +9,21 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from swiftkit.launch import run_in_process
+from swiftkit import preempt
+from swiftkit.launch import resume_argv, run_in_process
 from swiftkit.rundir import read_provenance
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m swiftkit.worker RUN_DIR", file=sys.stderr)
+    if len(argv) not in (1, 2):
+        print("usage: python -m swiftkit.worker RUN_DIR [CHECKPOINT]", file=sys.stderr)
         return 2
     recorded = read_provenance(Path(argv[0]))
-    run_in_process(recorded["argv"])
+    checkpoint = Path(argv[1]) if len(argv) == 2 else None
+    try:
+        run_in_process(resume_argv(recorded["argv"], checkpoint))
+    except preempt.Preempted as e:
+        return preempt.exit_code_for(e.signum)
     return 0
 
 
