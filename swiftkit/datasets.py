@@ -461,8 +461,8 @@ def _convert_response(r: dict, row: dict) -> list[dict]:
         if reply is not None:
             messages.append({"role": "assistant", "content": reply})
     if not messages or all(m["role"] == "system" for m in messages):
-        ignored = [k for k in row if k not in r and _RESPONSE_COLUMNS.get(k.lower(), k) != k]
-        ignored += [k for k in row if k in r and _RESPONSE_COLUMNS.get(k.lower(), k) != k]
+        aliases = [(k, _RESPONSE_COLUMNS.get(k.lower())) for k in r]
+        ignored = [k for k, std in aliases if std in ("query", "response") and std != k]
         if ignored:
             _drop(
                 f"its {', '.join(map(repr, ignored))} columns are ignored (got keys {sorted(row)}):"
@@ -541,7 +541,8 @@ def _convert_messages(r: dict, row: dict) -> tuple[list[dict], str]:
                 f"message {i} {what} (got keys {sorted(m)}); swift drops the row. "
                 "Add the text or remove the row."
             )
-        out.append({"role": role, "content": m["content"]})
+        kept = {k: m[k] for k in ("loss", "loss_scale") if k in m}  # swift keeps these two
+        out.append({"role": role, "content": m["content"], **kept})
     return out, fmt
 
 
@@ -573,7 +574,7 @@ def _template_problem(messages: list[dict]) -> str | None:
         if m["role"] in ("user", "assistant", "system") and not isinstance(content, (str, list)):
             return (
                 f"message {i} content must be text (got {_kind(content)}); swift's template "
-                "fails on it and drops the row. Quote it as a string."
+                "fails on it and drops the row. Make it text."
             )
     if not any(m["role"] == "assistant" for m in messages):
         roles = [m["role"] for m in messages]

@@ -50,6 +50,7 @@ class Plan:
     val_rows: int | None
     rows_exact: bool
     longest_row_tokens: int | None
+    longest_row_exact: bool
     max_length_tokens: int | None
     schedule: Schedule | None
     learning_rate: float
@@ -81,6 +82,7 @@ class Plan:
             "rows_exact": self.rows_exact,
             "datasets": [asdict(d) for d in self.datasets],
             "longest_row_tokens": self.longest_row_tokens,
+            "longest_row_exact": self.longest_row_exact,
             "max_length_tokens": self.max_length_tokens,
             "batches_per_epoch": s.batches_per_epoch if s else None,
             "updates_per_epoch": s.updates_per_epoch if s else None,
@@ -161,28 +163,50 @@ def _count_rows(
     return plans, train_total, val_total, exact
 
 
-def _token_lengths(resolved, stats, base_dir, findings):
-    """Per-spec count of rows over max_length, and the longest row, when the tokenizer is local."""
+# Without a local tokenizer: any byte-level BPE (Qwen, Llama 3) or byte-fallback tokenizer
+# makes at most one token per UTF-8 byte, so the bytes of the templated text bound the tokens.
+# Per message, room for the role markers; per row, room for a default system prompt and BOS.
+_MESSAGE_OVERHEAD_BYTES = 32
+_DEFAULT_SYSTEM_BYTES = 256
+
+
+def _byte_upper_bound(messages: list[dict], system: str | None) -> int:
+    text = sum(len(str(m.get("content") or "").encode("utf-8")) for m in messages)
+    has_system = any(m.get("role") == "system" for m in messages)
+    system_bytes = 0 if has_system else (
+        len(system.encode("utf-8")) if system else _DEFAULT_SYSTEM_BYTES
+    )
+    return text + system_bytes + _MESSAGE_OVERHEAD_BYTES * (len(messages) + 1)
+
+
+def _token_lengths(resolved, stats, base_dir):
+    """(rows over max_length per spec, longest row in tokens, exact?) for the local datasets.
+
+    Exact with a local tokenizer; otherwise an upper bound from the rows' UTF-8 bytes, and no
+    count of over-long rows.
+    """
     from swiftkit import tokens
 
     model = resolved.get("model")
     tok_dir = tokens.find_local_tokenizer(model, base_dir) if model else None
-    if tok_dir is None:
-        return {}, None, False
     max_length = resolved.get("max_length")
+    system = resolved.get("system")
     over: dict[str, int | None] = {}
     longest = 0
     for st, _role in stats:
         if st.spec.local_path is None or st.rows is None:
             continue
-        rows = [m for m in map(ds.rows_to_messages, ds.read_rows(st.spec.local_path)) if m]
-        lengths = tokens.token_lengths(rows, tok_dir, system=resolved.get("system"))
+        rows = ds.read_messages(st.spec.local_path)
+        if tok_dir is None:
+            lengths = [_byte_upper_bound(m, system) for m in rows]
+        else:
+            lengths = tokens.token_lengths(rows, tok_dir, system=system)
         if not lengths:
             continue
         longest = max(longest, max(lengths))
-        if max_length and resolved.get("truncation_strategy") == "delete":
+        if tok_dir is not None and max_length and resolved.get("truncation_strategy") == "delete":
             over[st.spec.raw] = sum(n > max_length for n in lengths)
-    return over, longest or None, True
+    return over, longest or None, tok_dir is not None
 
 
 def make_plan(
@@ -204,7 +228,7 @@ def make_plan(
     stats = _inspect_datasets(resolved, base, findings)
     over, longest, have_tokenizer = {}, None, False
     if not findings.errors:
-        over, longest, have_tokenizer = _token_lengths(resolved, stats, base, findings)
+        over, longest, have_tokenizer = _token_lengths(resolved, stats, base)
     plans, train_rows, val_rows, exact = _count_rows(stats, resolved, over)
     if stats and not have_tokenizer and resolved.get("truncation_strategy") == "delete":
         findings.notes.append(
@@ -280,6 +304,7 @@ def make_plan(
         val_rows=val_rows,
         rows_exact=exact,
         longest_row_tokens=longest,
+        longest_row_exact=have_tokenizer,
         max_length_tokens=resolved.get("max_length"),
         schedule=schedule,
         learning_rate=lr,

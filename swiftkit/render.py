@@ -60,6 +60,15 @@ def _schedule(plan: Plan) -> list[str]:
     return lines
 
 
+def _seq_source(plan: Plan) -> str:
+    m = plan.memory
+    if not m.at_max_length:
+        return " (max_length)"
+    if plan.longest_row_exact:
+        return " (the longest row, tokenized)"
+    return " (the longest row, an upper bound from its bytes: the tokenizer is not local)"
+
+
 def _memory(plan: Plan) -> list[str]:
     m = plan.memory
     if m is None:
@@ -67,8 +76,7 @@ def _memory(plan: Plan) -> list[str]:
     e = m.estimate
     lines = [
         f"  model shape from: {m.model_source}",
-        f"  sequence: {e.seq_len_tokens} tokens"
-        + (" (longest row)" if m.at_max_length else " (max_length)"),
+        f"  sequence: {e.seq_len_tokens} tokens" + _seq_source(plan),
         f"  peak allocated {gib(e.peak_allocated_bytes)}, reserved {gib(e.peak_reserved_bytes)}, "
         f"on the device (nvidia-smi) {gib(e.device_bytes)}",
     ]
