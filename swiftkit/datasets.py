@@ -34,40 +34,23 @@ from swiftkit.errors import DatasetError
 PLACEHOLDERS = ("{{NAME}}", "{{AUTHOR}}")
 MAX_ROW_PROBLEMS = 5  # per file; the rest are counted in one line
 DATA_SUFFIXES = (".json", ".jsonl", ".csv", ".txt")
-_OTHER_SUFFIXES = (".parquet", ".arrow", ".tsv")  # swift loads them too; swiftkit cannot read them
+_OTHER_SUFFIXES = (".parquet", ".arrow")  # swift loads them too; swiftkit cannot read them
 _SELF_COGNITION_IDS = ("self-cognition", "swift/self-cognition", "modelscope/self-cognition")
 _ROLES = {"system", "user", "assistant", "tool_call", "tool_response", "tool"}
 _ROLE_ALIASES = {
-    "human": "user",
-    "gpt": "assistant",
-    "bot": "assistant",
-    "function_call": "tool_call",
-    "function_response": "tool_response",
-    "observation": "tool_response",
-    "observations": "tool_response",
+    **dict.fromkeys(("human",), "user"),
+    **dict.fromkeys(("gpt", "bot"), "assistant"),
+    **dict.fromkeys(("function_call",), "tool_call"),
+    **dict.fromkeys(("function_response", "observation", "observations"), "tool_response"),
 }
 _MESSAGE_KEYS = ("messages", "conversation", "conversations")
 # The auto-mapped columns of each preprocessor (core.py:411-422 and 507-515).
 _RESPONSE_COLUMNS = {
     **dict.fromkeys(("system", "system_prompt"), "system"),
     **dict.fromkeys(("query", "prompt", "input", "instruction", "question", "problem"), "query"),
-    **dict.fromkeys(
-        (
-            "response",
-            "answer",
-            "output",
-            "targets",
-            "target",
-            "answer_key",
-            "answers",
-            "solution",
-            "text",
-            "completion",
-            "content",
-        ),
-        "response",
-    ),
-}
+    **dict.fromkeys(("response", "answer", "output", "targets", "target", "answer_key", "answers",
+                     "solution", "text", "completion", "content"), "response"),
+}  # fmt: skip
 _MESSAGES_COLUMNS = {
     **dict.fromkeys(_MESSAGE_KEYS, "messages"),
     **dict.fromkeys(("system", "system_prompt"), "system"),
@@ -79,14 +62,8 @@ _SPLIT_WORDS = {
     "test": ("test", "testing", "eval", "evaluation"),
 }
 _SEP = r"[-._ 0-9]"
-_IGNORED_FILES = {
-    "README.md",
-    "config.json",
-    "dataset_info.json",
-    "dataset_infos.json",
-    "dummy_data.zip",
-    "dataset_dict.json",
-}
+_IGNORED_FILES = {"README.md", "config.json", "dataset_info.json", "dataset_infos.json",
+                  "dummy_data.zip", "dataset_dict.json"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -191,9 +168,7 @@ def read_rows(path: Path) -> list[dict]:
     returned too; use `read_messages` for what swift keeps.
     """
     problems: list[str] = []
-    rows = [
-        row for _label, records in _load(Path(path), str(path), problems) for _n, row in records
-    ]
+    rows = [row for _label, records in _loaded(path, problems) for _n, row in records]
     if problems:
         raise DatasetError(problems[0], tuple(problems))
     return rows
@@ -203,11 +178,21 @@ def read_messages(path: Path) -> list[list[dict]]:
     """The rows swift keeps from a file or folder, each converted to [{role, content}]."""
     problems: list[str] = []
     out: list[list[dict]] = []
-    for label, records in _load(Path(path), str(path), problems):
+    for label, records in _loaded(path, problems):
         out += [m for m, _fmt, _n in _convert_file(records, label, Path(label).suffix, [])]
     if problems:
         raise DatasetError(problems[0], tuple(problems))
     return out
+
+
+def _loaded(path: Path, problems: list[str]) -> list[tuple[str, list]]:
+    loaded = _load(Path(path), str(path), problems)
+    for label, records in loaded:
+        if records is None:
+            problems.append(
+                f"{label}: swiftkit cannot read {Path(label).suffix} files (swift can)."
+            )
+    return [(label, records) for label, records in loaded if records is not None]
 
 
 def _load(path: Path, label: str, problems: list[str]) -> list[tuple[str, list]]:
@@ -225,14 +210,16 @@ def _load(path: Path, label: str, problems: list[str]) -> list[tuple[str, list]]
     return [(lab, _load_file(f, lab, problems)) for f, lab in zip(files, labels, strict=True)]
 
 
-def _load_file(path: Path, label: str, problems: list[str]) -> list:
+def _load_file(path: Path, label: str, problems: list[str]) -> list | None:
+    """[(row_number, row)], or None for a file swift reads but swiftkit cannot (parquet)."""
     suffix = path.suffix.lower()
+    if suffix in _OTHER_SUFFIXES:
+        return None
     if suffix not in DATA_SUFFIXES:
-        if suffix not in _OTHER_SUFFIXES:
-            problems.append(
-                f"{label}: swift cannot load a {suffix or 'suffix-less'} file (got {path.name!r})."
-                " Use .json, .jsonl, .csv or .txt."
-            )
+        problems.append(
+            f"{label}: swift cannot load a {suffix or 'suffix-less'} file (got {path.name!r})."
+            " Use .json, .jsonl, .csv or .txt."
+        )
         return []
     try:
         text = path.read_bytes().decode("utf-8")
@@ -353,11 +340,15 @@ def _folder_files(folder: Path, label: str, problems: list[str]) -> list[Path]:
             "swift loads split 'train' and fails. Rename the data file, e.g. to train.jsonl."
         )
         return []
-    counts = Counter(p.suffix.lower() for p in train if p.suffix.lower() in DATA_SUFFIXES)
+    known = DATA_SUFFIXES + _OTHER_SUFFIXES
+    counts = Counter(p.suffix.lower() for p in train if p.suffix.lower() in known)
     if not counts:
         problems.append(f"{label}: holds no .json, .jsonl, .csv or .txt file. Add one.")
         return []
-    best = max(counts, key=lambda s: (counts[s], s == ".jsonl", s == ".json", s == ".csv", s))
+    best = max(
+        counts,
+        key=lambda s: (counts[s], s == ".parquet", s == ".jsonl", s == ".json", s == ".csv", s),
+    )
     same = (".json", ".jsonl") if best in (".json", ".jsonl") else (best,)
     return [p for p in train if p.suffix.lower() in same]
 
@@ -563,7 +554,7 @@ def _sharegpt_pairs(messages: list[dict], system: Any) -> list[dict]:
 
 def _template_problem(messages: list[dict]) -> str | None:
     """Rows swift keeps at loading but that fail or teach nothing in Template.encode
-    (swift/template/base.py:1403-1500, template_inputs.py:110-160)."""
+    (swift/template/base.py:1403-1518, template_inputs.py:110-160)."""
     for i, m in enumerate(messages, 1):
         if m["role"] == "system" and i > 1:
             return (
@@ -607,8 +598,8 @@ def inspect_dataset(spec: DatasetSpec, problems: list[str]) -> DatasetStats:
     fills = spec.local_path.is_dir() and spec.local_path.name == "self-cognition"
     before = len(problems)
     loaded = _load(spec.local_path, spec.path_or_id, problems)
-    if len(problems) > before:
-        return DatasetStats(spec, None, (), 0, True, fills)
+    if len(problems) > before or any(records is None for _label, records in loaded):
+        return DatasetStats(spec, None, (), 0, True, fills)  # None: cannot load, or not here
     kept, formats, placeholder_rows = 0, [], 0
     for label, records in loaded:
         converted = _convert_file(records, label, Path(label).suffix, problems)

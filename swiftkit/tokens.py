@@ -1,7 +1,7 @@
 """Token lengths of dataset rows as ms-swift 4.6 encodes them for training, from a local tokenizer.
 
 swift does not render the model's Jinja chat template: for Qwen-style models it fills its own
-template (swift/template/base.py Template._swift_encode, :1403-1500) and tokenizes each piece
+template (swift/template/base.py Template._swift_encode, :1403-1518) and tokenizes each piece
 separately, and that length (`encoded['length']`, base.py:1549-1557) is what --max_length
 is compared with (truncation_strategy delete drops longer rows). This module re-implements that
 for swift's chatml family (qwen, qwen2_5, qwen3, ...) with the `tokenizers` library, so nothing
@@ -240,9 +240,9 @@ def _swift_chunks(
     """The strings swift tokenizes one by one for a row, or None when swift's template fails.
 
     Steps of Template.encode in order: StdTemplateInputs.from_dict (template_inputs.py:110-160),
-    _preprocess_tool_call (base.py:348-371), _swift_prepare_inputs (:1351-1401),
-    _add_non_thinking_prefix (:1283-1310), _get_system (:1286-1296), _get_std_messages
-    (:1259-1264), _swift_encode (:1403-1500), then _simplify_context_list (:967-996), which joins
+    _preprocess_tool_call (base.py:348-371), _swift_prepare_inputs (:1352-1401),
+    _add_non_thinking_prefix (:1308-1336), _get_system (:1288-1298), _get_std_messages
+    (:1258-1262), _swift_encode (:1403-1518), then _simplify_context_list (:967-996), which joins
     neighbouring strings of equal loss weight before tokenizing each.
     """
     msgs = [dict(m) for m in messages]
@@ -279,7 +279,7 @@ def _swift_chunks(
     rounds = list(zip(msgs[::2], msgs[1::2], strict=True))
     for i, (query, reply) in enumerate(rounds):
         if query["role"] not in ("user", "tool") or reply["role"] != "assistant":
-            return None  # swift asserts the roles alternate (base.py:1446-1447)
+            return None  # swift asserts the roles alternate (base.py:1448-1449)
         if query["role"] == "tool":
             contexts += [(c, 0.0) for c in query["content"]]
         else:
@@ -296,7 +296,7 @@ def _swift_chunks(
             stops = (*t.stop_words, _SUFFIX.strip(), eos or "")
             if not sep and not any(s and text.endswith(s) for s in stops):
                 contexts.append((_SUFFIX, 1.0))
-        else:  # no reply: the response prefix (_get_response_prefix, base.py:214-227)
+        else:  # no reply: the response prefix (_get_response_prefix, base.py:192-205)
             contexts.append((t.non_thinking_prefix or t.thinking_prefix, 0.0))
     return _join_equal_weights(contexts)
 
@@ -369,7 +369,7 @@ def _merge_turns(msgs: list[dict], t: ChatmlTemplate) -> list[dict] | None:
 
 
 def _reply_contexts(reply: dict, t: ChatmlTemplate) -> list[tuple[str, float]]:
-    """A reply's pieces and loss weights (swift/loss_scale/base.py:102-127); qwen3 masks the
+    """A reply's pieces and loss weights (swift/loss_scale/base.py:66-127); qwen3 masks the
     empty think block (ignore_empty_think, added by template_args.py:171-178)."""
     loss = reply.get("loss")
     weight = 0.0 if loss is not None and not loss else 1.0
@@ -400,8 +400,9 @@ def _join_equal_weights(contexts: list[tuple[str, float]]) -> list[str]:
 
 
 def _jinja_chunks(messages: list[dict], config: dict, system_flag: str | None) -> list[str] | None:
-    """Template._jinja_encode (base.py:1266-1284): the chat template rendered, one string."""
+    """Template._jinja_encode (base.py:1264-1286): the chat template rendered, one string."""
     import jinja2
+    import jinja2.ext
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     chat_template = config.get("chat_template")
