@@ -14,9 +14,11 @@ from typing import Any
 
 from swiftkit import datasets as ds
 from swiftkit.checks import Findings, check_recipe
+from swiftkit.disk import DiskPlan, plan_disk
 from swiftkit.flags import load_schema
 from swiftkit.memplan import MemoryPlan, plan_memory
 from swiftkit.recipe import Recipe, launch_env
+from swiftkit.rundir import output_root
 from swiftkit.schedule import Schedule, make_schedule
 from swiftkit.swiftargs import resolve_args, world_size_from_env
 
@@ -57,6 +59,7 @@ class Plan:
     lr_note: str | None
     fills_placeholders: bool
     memory: MemoryPlan | None
+    disk: DiskPlan | None
     errors: tuple[str, ...]
     warnings: tuple[str, ...]
     notes: tuple[str, ...] = field(default=())
@@ -98,6 +101,7 @@ class Plan:
             "lr_note": self.lr_note,
             "fills_placeholders": self.fills_placeholders,
             "memory": self.memory.to_json() if self.memory else None,
+            "disk": asdict(self.disk) if self.disk else None,
             "warnings": list(self.warnings),
             "errors": list(self.errors),
             "notes": list(self.notes),
@@ -173,8 +177,8 @@ _DEFAULT_SYSTEM_BYTES = 256
 def _byte_upper_bound(messages: list[dict], system: str | None) -> int:
     text = sum(len(str(m.get("content") or "").encode("utf-8")) for m in messages)
     has_system = any(m.get("role") == "system" for m in messages)
-    system_bytes = 0 if has_system else (
-        len(system.encode("utf-8")) if system else _DEFAULT_SYSTEM_BYTES
+    system_bytes = (
+        0 if has_system else (len(system.encode("utf-8")) if system else _DEFAULT_SYSTEM_BYTES)
     )
     return text + system_bytes + _MESSAGE_OVERHEAD_BYTES * (len(messages) + 1)
 
@@ -293,6 +297,21 @@ def make_plan(
             findings=findings,
             detected=detected,
         )
+    disk = None
+    if memory is not None:
+        disk = plan_disk(
+            output_root(resolved, base),
+            memory.estimate.breakdown,
+            schedule,
+            resolved.get("save_total_limit"),
+        )
+        if not disk.fits:
+            findings.warnings.append(
+                f"{recipe.location('output_dir')}: the checkpoints need about "
+                f"{disk.needed_bytes / 2**30:.1f} GiB ({disk.checkpoints_at_once} at once) but "
+                f"only {disk.free_bytes / 2**30:.1f} GiB is free under {disk.output_root}. "
+                "Free space, choose another output_dir, or lower save_total_limit."
+            )
     return Plan(
         recipe=recipe.name,
         recipe_path=str(recipe.path),
@@ -311,6 +330,7 @@ def make_plan(
         lr_note=lr_note,
         fills_placeholders=fills,
         memory=memory,
+        disk=disk,
         errors=tuple(findings.errors),
         warnings=tuple(findings.warnings),
         notes=tuple(findings.notes),

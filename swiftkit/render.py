@@ -112,6 +112,13 @@ def render_plan(plan: Plan) -> str:
         lines.append(f"  note: {plan.lr_note}")
     lines.append("memory (per GPU):")
     lines += _memory(plan)
+    if plan.disk:
+        d = plan.disk
+        free = gib(d.free_bytes) if d.free_bytes is not None else "unknown"
+        lines.append(
+            f"disk: {gib(d.checkpoint_bytes)} per checkpoint x {d.checkpoints_at_once} at once = "
+            f"{gib(d.needed_bytes)}; free under {d.output_root}: {free}"
+        )
     if plan.notes:
         lines.append("notes:")
         lines += [f"  - {n}" for n in plan.notes]

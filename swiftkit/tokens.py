@@ -314,13 +314,14 @@ def _fold_tool_calls(msgs: list[dict]) -> list[dict]:
         if m["role"] != "tool_call":
             out.append(m)
             continue
-        try:
+        try:  # BaseAgentTemplate._parse_tool_call (swift/agent_template/base.py:131-139)
             call = json.loads(m["content"])
-            call = {
-                "name": call["name"],
-                "arguments": call.get("arguments", call.get("parameters")),
-            }
-        except (ValueError, TypeError, KeyError):
+            arguments = call.get("arguments")
+            arguments = call.get("parameters") if arguments is None else arguments
+            if isinstance(arguments, str):
+                arguments = json.loads(arguments)
+            call = {"name": call["name"], "arguments": arguments}
+        except (ValueError, TypeError, KeyError, AttributeError):
             call = m["content"]
         text = f"<tool_call>\n{json.dumps(call, ensure_ascii=False)}\n</tool_call>"
         if out and out[-1].get("_tool_call"):

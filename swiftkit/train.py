@@ -58,6 +58,14 @@ def check_hardware(
                 "Run it on a GPU machine."
             )
             raise HardwareError(msg)
+    if plan.disk is not None and not plan.disk.fits and not force:
+        d = plan.disk
+        msg = (
+            f"{plan.recipe_path}: the checkpoints need about {d.needed_bytes / 2**30:.1f} GiB but "
+            f"only {d.free_bytes / 2**30:.1f} GiB is free under {d.output_root}. Free space, "
+            "choose another output_dir or lower save_total_limit; --force starts it anyway."
+        )
+        raise HardwareError(msg)
     m = plan.memory
     if m is not None and m.verdict == "will not fit" and not force:
         v = m.verdicts[0]

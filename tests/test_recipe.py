@@ -49,7 +49,9 @@ def test_values_are_typed_for_their_flags(project):
 def test_extends_chain_child_wins(project):
     write(project, "base", "model: m\nlora_rank: 8\nlearning_rate: 1.0e-4\nenv:\n  NNODES: 1\n")
     write(project, "mid", "extends: base\nlora_rank: 16\n")
-    child = write(project, "child", "extends: mid\nlearning_rate: 2.0e-4\nenv:\n  NPROC_PER_NODE: 2\n")
+    child = write(
+        project, "child", "extends: mid\nlearning_rate: 2.0e-4\nenv:\n  NPROC_PER_NODE: 2\n"
+    )
     r = load_recipe("child")
     assert r.args == {"model": "m", "lora_rank": 16, "learning_rate": 2e-4}
     assert r.env == {"NNODES": "1", "NPROC_PER_NODE": "2"}
@@ -63,7 +65,8 @@ def test_extends_cycle_is_an_error(project):
     with pytest.raises(RecipeError) as e:
         load_recipe("a")
     assert str(e.value) == (
-        f"{b.resolve()}: extends cycle: a.yaml -> b.yaml -> a.yaml. Remove one of the extends lines."
+        f"{b.resolve()}: extends cycle: a.yaml -> b.yaml -> a.yaml. "
+        "Remove one of the extends lines."
     )
 
 
