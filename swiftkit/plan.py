@@ -150,7 +150,7 @@ def _count_rows(
         if role == "val":
             train, val = 0, sampled
         else:
-            train, val = ds.split_counts(sampled, ratio)
+            train, val = ds.split_counts(st.rows, ratio, sample_rows=st.spec.sample_rows)
         if over:
             exact = False  # which rows land in which split is random: spread the drops
             share_train = round(over * train / max(train + val, 1))
@@ -204,7 +204,9 @@ def _token_lengths(resolved, stats, base_dir):
         if tok_dir is None:
             lengths = [_byte_upper_bound(m, system) for m in rows]
         else:
-            lengths = tokens.token_lengths(rows, tok_dir, system=system)
+            lengths = tokens.token_lengths(
+                rows, tok_dir, system=system, template=resolved.get("template")
+            )
         if not lengths:
             continue
         longest = max(longest, max(lengths))
@@ -340,7 +342,11 @@ def make_plan(
 def _placeholder_findings(recipe, resolved, stats, findings) -> bool:
     """model_name/model_author only fill the registered swift/self-cognition dataset."""
     named = bool(resolved.get("model_name") or resolved.get("model_author"))
-    local_with = [st for st, _ in stats if st.is_local and st.placeholder_rows]
+    local_with = [
+        st
+        for st, _ in stats
+        if st.is_local and st.placeholder_rows and not st.swift_fills_placeholders
+    ]
     local_without = [st for st, _ in stats if st.is_local and not st.placeholder_rows]
     if named and local_with:
         findings.notes.append(
