@@ -6,6 +6,7 @@ Errors block a run; warnings never do.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,7 +89,11 @@ def check_ranges(recipe: Recipe, findings: Findings) -> None:
         value = recipe.args.get(key)
         if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
-        if not rng.test(value):
+        if not math.isfinite(value):  # .inf/.nan: no schedule or memory can be computed
+            findings.errors.append(
+                f"{recipe.location(key)}: {key} must be a finite number (got {value!r}). {rng.fix}."
+            )
+        elif not rng.test(value):
             findings.errors.append(
                 f"{recipe.location(key)}: {key} {rng.rule} (got {value!r}). {rng.fix}."
             )

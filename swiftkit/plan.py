@@ -18,7 +18,7 @@ from swiftkit.disk import DiskPlan, plan_disk
 from swiftkit.flags import load_schema
 from swiftkit.memplan import MemoryPlan, plan_memory
 from swiftkit.recipe import Recipe, launch_env
-from swiftkit.rundir import output_root
+from swiftkit.rundir import output_root, redact_env
 from swiftkit.schedule import Schedule, make_schedule
 from swiftkit.swiftargs import resolve_args, world_size_from_env
 
@@ -75,7 +75,7 @@ class Plan:
             "recipe_path": self.recipe_path,
             "swift_version": load_schema().swift_version,
             "args": dict(self.args),
-            "env": dict(self.env),
+            "env": redact_env(self.env),
             "world_size": self.world_size,
             "per_device_train_batch_size": s.per_device_batch if s else None,
             "gradient_accumulation_steps": s.accumulation_steps if s else None,
@@ -142,8 +142,9 @@ def _count_rows(
     plans, train_total, val_total, exact = [], 0, 0, True
     for st, role in stats:
         over = over_by_spec.get(st.spec.raw)
+        path = str(st.spec.local_path) if st.spec.local_path else None
         if st.rows is None:
-            plans.append(DatasetPlan(st.spec.raw, None, None, None, None, None, None, 0, role))
+            plans.append(DatasetPlan(st.spec.raw, path, None, None, None, None, None, 0, role))
             train_total = val_total = None
             continue
         sampled = ds.count_after_sampling(st.rows, st.spec.sample_rows)
@@ -155,7 +156,6 @@ def _count_rows(
             exact = False  # which rows land in which split is random: spread the drops
             share_train = round(over * train / max(train + val, 1))
             train, val = train - share_train, val - (over - share_train)
-        path = str(st.spec.local_path) if st.spec.local_path else None
         plans.append(
             DatasetPlan(
                 st.spec.raw, path, st.rows, sampled, train, val, over, st.placeholder_rows, role

@@ -134,7 +134,10 @@ def _check_env(env: Any, where: str, problems: list[str]) -> dict[str, str]:
     out = {}
     for name, value in env.items():
         if not isinstance(name, str) or not _ENV_NAME.match(name):
-            problems.append(f"{where}: env key {name!r} is not an environment variable name.")
+            problems.append(
+                f"{where}: env key {name!r} is not an environment variable name. Use letters, "
+                "digits and _, not starting with a digit (e.g. NPROC_PER_NODE)."
+            )
         elif isinstance(value, (dict, list)) or value is None:
             problems.append(
                 f"{where}: env {name} must be a single value (got {value!r}). Write {name}: VALUE."
@@ -148,18 +151,29 @@ def _check_settings(settings: Any, where: str, problems: list[str]) -> dict[str,
     if settings is None:
         return {}
     if not isinstance(settings, dict):
-        problems.append(f"{where}: swiftkit must be a mapping (got {settings!r}).")
+        problems.append(
+            f"{where}: swiftkit must be a mapping (got {settings!r}). "
+            "Write e.g. swiftkit: {lr_tuned_for_batch: 16}."
+        )
         return {}
     out = {}
     for key, value in settings.items():
         kind = SWIFTKIT_SETTINGS.get(key)
         if kind is None:
             known = ", ".join(SWIFTKIT_SETTINGS)
-            problems.append(f"{where}: swiftkit.{key} is not a swiftkit setting. Known: {known}.")
+            problems.append(
+                f"{where}: swiftkit.{key} is not a swiftkit setting. Use one of: {known}."
+            )
         elif kind is int and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            problems.append(f"{where}: swiftkit.{key} must be a positive integer (got {value!r}).")
+            problems.append(
+                f"{where}: swiftkit.{key} must be a positive integer (got {value!r}). "
+                f"Write e.g. {key}: 16 under swiftkit:."
+            )
         elif kind is str and not isinstance(value, str):
-            problems.append(f"{where}: swiftkit.{key} must be a string (got {value!r}).")
+            problems.append(
+                f"{where}: swiftkit.{key} must be a string (got {value!r}). "
+                f'Quote it: {key}: "{value}".'
+            )
         else:
             out[key] = value
     return out

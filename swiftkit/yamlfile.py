@@ -23,7 +23,32 @@ class YamlDocument:
     lines: dict[str, int]
 
 
-def _check_duplicates(node: yaml.Node, path: Path, problems: list[str]) -> None:
+# Recipes are flat; a nested value (a deepspeed config) needs a few levels. The limits keep a
+# hostile file (an alias that contains itself, "billion laughs" alias chains, thousands of
+# nested brackets) from hanging or crashing the loader.
+MAX_DEPTH = 32
+MAX_VALUES = 10_000
+
+
+class _Unsafe(Exception):
+    """A value that contains itself, nests too deeply or expands to too many values."""
+
+
+def _walk(node: yaml.Node, path: Path, problems: list[str], memo: dict, depth: int = 0) -> int:
+    """Values in `node` once aliases are expanded; duplicate keys appended to `problems`.
+
+    Each node is visited once (aliases share nodes), so this is linear in the file's size.
+    """
+    if id(node) in memo:
+        if memo[id(node)] is None:
+            msg = "contains itself through a YAML alias"
+            raise _Unsafe(msg)
+        return memo[id(node)]
+    if depth > MAX_DEPTH:
+        msg = f"nests values more than {MAX_DEPTH} levels deep"
+        raise _Unsafe(msg)
+    memo[id(node)] = None  # on the current path: meeting it again is a cycle
+    total = 1
     if isinstance(node, yaml.MappingNode):
         seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
@@ -36,10 +61,24 @@ def _check_duplicates(node: yaml.Node, path: Path, problems: list[str]) -> None:
                 )
             elif key is not None:
                 seen[key] = line
-            _check_duplicates(value_node, path, problems)
+            total += _walk(key_node, path, problems, memo, depth + 1)
+            total += _walk(value_node, path, problems, memo, depth + 1)
     elif isinstance(node, yaml.SequenceNode):
         for item in node.value:
-            _check_duplicates(item, path, problems)
+            total += _walk(item, path, problems, memo, depth + 1)
+    memo[id(node)] = total
+    return total
+
+
+def _check_value(node: yaml.Node, path: Path, problems: list[str], memo: dict) -> str | None:
+    """Why `node` is not safe to construct, or None."""
+    try:
+        size = _walk(node, path, problems, memo)
+    except _Unsafe as e:
+        return str(e)
+    if size > MAX_VALUES:
+        return f"expands to {size} values through YAML aliases (more than {MAX_VALUES})"
+    return None
 
 
 def _syntax_message(path: Path, exc: yaml.YAMLError) -> str:
@@ -80,11 +119,29 @@ def read_yaml_mapping(path: Path) -> YamlDocument:
             )
             raise RecipeError(msg)
         problems: list[str] = []
-        _check_duplicates(node, path, problems)
         values: dict[str, Any] = {}
         lines: dict[str, int] = {}
+        memo: dict = {}
+        seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
             line = key_node.start_mark.line + 1
+            name = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if name is not None and name in seen:
+                problems.append(
+                    f"{path}:{line}: {name} is set twice (first on line {seen[name]}). "
+                    "Keep one of them."
+                )
+                continue
+            seen.setdefault(name, line)
+            unsafe = _check_value(key_node, path, problems, memo) or _check_value(
+                value_node, path, problems, memo
+            )
+            if unsafe:
+                problems.append(
+                    f"{path}:{line}: {name or 'this key'} {unsafe}. Recipes are plain data: "
+                    "write the value out without anchors, aliases or deep nesting."
+                )
+                continue
             key = loader.construct_object(key_node, deep=True)
             if not isinstance(key, str):
                 problems.append(
@@ -98,6 +155,12 @@ def read_yaml_mapping(path: Path) -> YamlDocument:
             lines[key] = line
     except yaml.YAMLError as e:
         raise RecipeError(_syntax_message(path, e)) from e
+    except RecursionError as e:  # thousands of nested brackets, before _walk sees them
+        msg = (
+            f"{path}: nests values too deeply to read. Recipes are flat: write one "
+            "`flag: value` per line."
+        )
+        raise RecipeError(msg) from e
     finally:
         loader.dispose()
     if problems:
@@ -124,7 +187,27 @@ def parse_override(text: str) -> tuple[str, Any]:
         )
         raise RecipeError(msg)
     try:
-        value = yaml.safe_load(raw)
+        value = _load_value(raw)
     except yaml.YAMLError:
         value = raw
+    except (_Unsafe, RecursionError) as e:
+        why = str(e) if isinstance(e, _Unsafe) else "nests values too deeply to read"
+        msg = f"override {key}=...: the value {why}. Write a plain value, e.g. {key}=8."
+        raise RecipeError(msg) from e
     return key, value
+
+
+def _load_value(text: str) -> Any:
+    """yaml.safe_load, refusing values that contain themselves or expand too far."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size = _walk(node, Path("override"), [], {})
+        if size > MAX_VALUES:
+            msg = f"expands to {size} values through YAML aliases (more than {MAX_VALUES})"
+            raise _Unsafe(msg)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()

@@ -10,8 +10,19 @@ from swiftkit.recipe import load_recipe
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = sorted(p.stem for p in (REPO / "recipes").glob("*.yaml"))
-JSON_KEYS = {"effective_batch_size", "world_size", "train_rows", "val_rows", "updates_per_epoch",
-             "max_steps", "warmup_steps", "eval_steps_at", "save_steps_at", "warnings", "errors"}
+JSON_KEYS = {
+    "effective_batch_size",
+    "world_size",
+    "train_rows",
+    "val_rows",
+    "updates_per_epoch",
+    "max_steps",
+    "warmup_steps",
+    "eval_steps_at",
+    "save_steps_at",
+    "warnings",
+    "errors",
+}
 
 
 @pytest.fixture
@@ -56,11 +67,22 @@ def test_reference_memory_in_article_band_at_full_length(in_repo):
 
 def test_world_size_from_env_block_and_default_accumulation(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "d.json").write_text(json.dumps(
-        [{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}]
-        * 30))
-    (tmp_path / "r.yaml").write_text("model: Qwen/Qwen2.5-0.5B-Instruct\ndataset: d.json\n"
-                                     "env:\n  NPROC_PER_NODE: 2\n")
+    (tmp_path / "d.json").write_text(
+        json.dumps(
+            [
+                {
+                    "messages": [
+                        {"role": "user", "content": "q"},
+                        {"role": "assistant", "content": "a"},
+                    ]
+                }
+            ]
+            * 30
+        )
+    )
+    (tmp_path / "r.yaml").write_text(
+        "model: Qwen/Qwen2.5-0.5B-Instruct\ndataset: d.json\nenv:\n  NPROC_PER_NODE: 2\n"
+    )
     plan = make_plan(load_recipe("r.yaml"), environ={})
     s = plan.schedule
     assert plan.world_size == 2
@@ -72,11 +94,22 @@ def test_world_size_from_env_block_and_default_accumulation(tmp_path, monkeypatc
 
 def test_lr_note_when_effective_batch_differs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "d.json").write_text(json.dumps(
-        [{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}]
-        * 8))
+    (tmp_path / "d.json").write_text(
+        json.dumps(
+            [
+                {
+                    "messages": [
+                        {"role": "user", "content": "q"},
+                        {"role": "assistant", "content": "a"},
+                    ]
+                }
+            ]
+            * 8
+        )
+    )
     (tmp_path / "r.yaml").write_text(
-        "model: m\ndataset: d.json\ngradient_accumulation_steps: 64\nlearning_rate: 1.0e-4\n")
+        "model: m\ndataset: d.json\ngradient_accumulation_steps: 64\nlearning_rate: 1.0e-4\n"
+    )
     plan = make_plan(load_recipe("r.yaml"), environ={})
     assert plan.lr_note == (
         "effective batch 64 differs from 16 (ms-swift's default effective batch): scale "

@@ -15,8 +15,13 @@ from tests.conftest import CPU_SFT_FLAGS, find_run_dir, sft_in_process
 
 pytestmark = pytest.mark.slow
 
-QUESTIONS = ["Who are you?", "你是谁？", "What can you do?", "Tell me about yourself in detail.",
-             "谁开发了你？请详细介绍一下你自己。"]
+QUESTIONS = [
+    "Who are you?",
+    "你是谁？",
+    "What can you do?",
+    "Tell me about yourself in detail.",
+    "谁开发了你？请详细介绍一下你自己。",
+]
 
 
 def write_rows(path, n, *, long_every=0):
@@ -25,8 +30,14 @@ def write_rows(path, n, *, long_every=0):
         answer = f"I am {{{{NAME}}}}, answer number {i}."
         if long_every and i % long_every == 0:
             answer += " This answer is padded with many more words to make it long." * 6
-        rows.append({"messages": [{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)]},
-                                  {"role": "assistant", "content": answer}]})
+        rows.append(
+            {
+                "messages": [
+                    {"role": "user", "content": QUESTIONS[i % len(QUESTIONS)]},
+                    {"role": "assistant", "content": answer},
+                ]
+            }
+        )
     path.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
     return path
 
@@ -68,8 +79,11 @@ def test_plan_max_steps_equals_trainer(
     result = sft_in_process([*flags, *swift_argv(plan.args)])
     assert result["global_step"] == plan.schedule.max_steps
     run = find_run_dir(tmp_path / "out")
-    last = [json.loads(x) for x in (run / "logging.jsonl").read_text().splitlines()
-            if "global_step/max_steps" in x][-1]
+    last = [
+        json.loads(x)
+        for x in (run / "logging.jsonl").read_text().splitlines()
+        if "global_step/max_steps" in x
+    ][-1]
     assert last["global_step/max_steps"] == f"{plan.schedule.max_steps}/{plan.schedule.max_steps}"
     size = int(result["train_dataset"].rsplit("size=", 1)[1].rstrip(")"))
     assert size == plan.train_rows

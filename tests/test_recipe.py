@@ -37,8 +37,12 @@ def test_missing_recipe_suggests_near_name(project):
 
 
 def test_values_are_typed_for_their_flags(project):
-    write(project, "a", "model: m\nlearning_rate: 1e-4\nnum_train_epochs: 3\n"
-                        "target_modules: all-linear\nlora_rank: 8\n")
+    write(
+        project,
+        "a",
+        "model: m\nlearning_rate: 1e-4\nnum_train_epochs: 3\n"
+        "target_modules: all-linear\nlora_rank: 8\n",
+    )
     r = load_recipe("a")
     assert r.args["learning_rate"] == pytest.approx(1e-4)  # YAML 1.1 reads 1e-4 as a string
     assert r.args["num_train_epochs"] == 3.0

@@ -39,8 +39,16 @@ def test_warmup_ratio_rounds_up_and_steps_are_absolute():
 
 def test_log_eval_save_steps_with_final_save_and_eval():
     s = make_schedule(
-        49, world_size=1, batch=1, accumulation=16, epochs=10, logging_steps=5,
-        eval_steps=15, save_steps=15, save_total_limit=2, evaluates=True,
+        49,
+        world_size=1,
+        batch=1,
+        accumulation=16,
+        epochs=10,
+        logging_steps=5,
+        eval_steps=15,
+        save_steps=15,
+        save_total_limit=2,
+        evaluates=True,
     )
     assert s.log_steps_at == (1, 5, 10, 15, 20, 25, 30, 35, 40)
     assert s.eval_steps_at == (15, 30, 40)
@@ -50,16 +58,32 @@ def test_log_eval_save_steps_with_final_save_and_eval():
 
 
 def test_no_eval_without_validation_and_final_save_always():
-    s = make_schedule(49, world_size=1, batch=1, accumulation=16, epochs=10, eval_steps=50,
-                      save_steps=50, evaluates=False)
+    s = make_schedule(
+        49,
+        world_size=1,
+        batch=1,
+        accumulation=16,
+        epochs=10,
+        eval_steps=50,
+        save_steps=50,
+        evaluates=False,
+    )
     assert s.eval_steps_at == ()
     assert s.save_steps_at == (40,)
     assert not s.keeps_best_checkpoint
 
 
 def test_fractional_steps_are_ratios_of_max_steps():
-    s = make_schedule(100, world_size=1, batch=1, accumulation=1, epochs=1, logging_steps=0.1,
-                      save_steps=0.25, logging_first_step=False)
+    s = make_schedule(
+        100,
+        world_size=1,
+        batch=1,
+        accumulation=1,
+        epochs=1,
+        logging_steps=0.1,
+        save_steps=0.25,
+        logging_first_step=False,
+    )
     assert s.logging_steps == 10
     assert s.save_steps_at == (25, 50, 75, 100)
 

@@ -33,16 +33,24 @@ def project(tmp_path, tiny_model, tiny_dataset):
 def swiftkit(project, *args, env=None, **kwargs):
     full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO), **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "swiftkit", *args], cwd=project, env=full_env,
-        capture_output=True, text=True, timeout=300, **kwargs,
+        [sys.executable, "-m", "swiftkit", *args],
+        cwd=project,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **kwargs,
     )
 
 
 def steps_logged(run_dir, key="loss"):
     """Steps of the log rows holding `key` (train loss by default)."""
     rows = [json.loads(x) for x in (run_dir / "logging.jsonl").read_text().splitlines()]
-    return [int(r["global_step/max_steps"].split("/")[0]) for r in rows
-            if key in r and "global_step/max_steps" in r]
+    return [
+        int(r["global_step/max_steps"].split("/")[0])
+        for r in rows
+        if key in r and "global_step/max_steps" in r
+    ]
 
 
 def only_run(project, name="tiny_demo"):
@@ -88,9 +96,14 @@ def test_sigterm_saves_then_resume_continues_without_gap(project):
     over = ["num_train_epochs=40"]
     planned = planned_steps(project, *over)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "swiftkit", "train", "tiny", *over],
-                            cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "swiftkit", "train", "tiny", *over],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     log = None
     while time.monotonic() < deadline:

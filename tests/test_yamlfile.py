@@ -32,10 +32,16 @@ def test_duplicate_keys_are_all_reported(tmp_path):
     ("text", "message"),
     [
         ("", "{p}: the recipe is empty. Add swift sft flags such as model: and dataset:."),
-        ("- a\n- b\n", "{p}:1: the top level must be a mapping of swift sft flags (got a list). "
-                       "Write one `flag: value` per line."),
-        ("just text\n", "{p}:1: the top level must be a mapping of swift sft flags "
-                        "(got a single value). Write one `flag: value` per line."),
+        (
+            "- a\n- b\n",
+            "{p}:1: the top level must be a mapping of swift sft flags (got a list). "
+            "Write one `flag: value` per line.",
+        ),
+        (
+            "just text\n",
+            "{p}:1: the top level must be a mapping of swift sft flags "
+            "(got a single value). Write one `flag: value` per line.",
+        ),
     ],
 )
 def test_not_a_mapping(tmp_path, text, message):

@@ -25,8 +25,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 def timed(cmd: list[str], env: dict) -> float:
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    subprocess.run(
+        cmd, cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     return time.perf_counter() - start
 
 
@@ -40,21 +41,30 @@ def main() -> int:
     subprocess.run([python, "-c", build], cwd=REPO, env=env, check=True)
     out = Path(tempfile.mkdtemp(prefix="bench-launch-"))
     # One swiftkit run to get the exact argv (with the filled dataset) that swift receives.
-    subprocess.run([python, "-m", "swiftkit", "train", "tiny_demo", f"output_dir={out}/seed"],
-                   cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [python, "-m", "swiftkit", "train", "tiny_demo", f"output_dir={out}/seed"],
+        cwd=REPO,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     recorded = json.loads(next(out.glob("seed/v*/swiftkit/swift_args.json")).read_text())
     argv = recorded["argv"]
     at = argv.index("--output_dir") + 1
     swift_bin = str(Path(python).with_name("swift"))
     times: dict[str, list[float]] = {"swiftkit train": [], "swift sft": []}
     for i in range(args.runs):
-        plain = [*argv[:at], str(out / f"swift{i}"), *argv[at + 1:]]
+        plain = [*argv[:at], str(out / f"swift{i}"), *argv[at + 1 :]]
         times["swift sft"].append(timed([swift_bin, "sft", *plain], env))
-        times["swiftkit train"].append(timed(
-            [python, "-m", "swiftkit", "train", "tiny_demo", f"output_dir={out}/kit{i}"], env))
+        times["swiftkit train"].append(
+            timed([python, "-m", "swiftkit", "train", "tiny_demo", f"output_dir={out}/kit{i}"], env)
+        )
     for name, values in times.items():
-        print(f"{name:15} " + " ".join(f"{v:6.2f}" for v in values)
-              + f"   median {statistics.median(values):6.2f} s")
+        print(
+            f"{name:15} "
+            + " ".join(f"{v:6.2f}" for v in values)
+            + f"   median {statistics.median(values):6.2f} s"
+        )
     ratio = statistics.median(times["swiftkit train"]) / statistics.median(times["swift sft"])
     print(f"ratio swiftkit/swift: {ratio:.3f} ({(ratio - 1) * 100:+.1f}%)")
     shutil.rmtree(out, ignore_errors=True)
