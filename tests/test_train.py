@@ -63,7 +63,9 @@ def planned_steps(project, *overrides):
     cwd = Path.cwd()
     os.chdir(project)
     try:
-        return make_plan(load_recipe("tiny", list(overrides)), environ={}).schedule.max_steps
+        plan = make_plan(load_recipe("tiny", list(overrides)), environ={})
+        assert plan.errors == ()
+        return plan.schedule.max_steps
     finally:
         os.chdir(cwd)
 
@@ -71,9 +73,9 @@ def planned_steps(project, *overrides):
 @pytest.mark.parametrize("nproc", [1, 2])
 def test_train_reaches_planned_steps_on_filled_copy(project, nproc):
     over = [] if nproc == 1 else ["num_train_epochs=2"]
-    env_line = f"  NPROC_PER_NODE: {nproc}\n"
     recipe = project / "recipes" / "tiny.yaml"
-    recipe.write_text(recipe.read_text() + env_line, encoding="utf-8")
+    text = recipe.read_text(encoding="utf-8")
+    recipe.write_text(text.replace("env:\n", f"env:\n  NPROC_PER_NODE: {nproc}\n"), "utf-8")
     planned = planned_steps(project, *over)
     done = swiftkit(project, "train", "tiny", *over)
     assert done.returncode == 0, done.stderr[-3000:]
