@@ -33,6 +33,10 @@ class LaunchError(SwiftkitError):
     exit_code = 1
 
 
+class RunDirError(SwiftkitError):
+    """A run directory is missing, or a directory is not a run."""
+
+
 class ValidationError(SwiftkitError):
     """Several problems found together; each is one line of `problems`."""
 

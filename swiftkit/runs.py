@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from swiftkit.errors import SwiftkitError
+from swiftkit.errors import RunDirError
 from swiftkit.rundir import PROVENANCE_DIR
 
 PID_FILE = "pid"  # "PID HOST\n" while swiftkit's launcher runs; removed by write_exit
@@ -36,10 +36,6 @@ RUNNING, FINISHED, FAILED, INTERRUPTED = "running", "finished", "failed", "inter
 _VERSION_DIR = re.compile(r"^v(\d+)-(\d{8}-\d{6})$")
 _TIME_PART = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
 _SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-
-
-class RunDirError(SwiftkitError):
-    """A run directory is missing, or a directory is not a run."""
 
 
 @dataclass(frozen=True)
