@@ -6,9 +6,11 @@ Errors block a run; warnings never do.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from swiftkit.recipe import Recipe
@@ -149,12 +151,6 @@ def check_traps(recipe: Recipe, resolved: Mapping[str, Any], findings: Findings)
             "Keep it in 8-32 with batch 1, or raise per_device_train_batch_size."
         )
 
-    if args.get("trust_remote_code"):
-        findings.warnings.append(
-            f"{loc('trust_remote_code')}: trust_remote_code runs Python code shipped with the "
-            "model. Use it only for a model whose repository you trust."
-        )
-
     if not resolved.get("dataset"):
         findings.errors.append(
             f"{recipe.path}: dataset is not set. Add dataset: FILE_OR_ID "
@@ -167,8 +163,39 @@ def check_traps(recipe: Recipe, resolved: Mapping[str, Any], findings: Findings)
         )
 
 
-def check_recipe(recipe: Recipe, resolved: Mapping[str, Any]) -> Findings:
+def check_remote_code(
+    recipe: Recipe, resolved: Mapping[str, Any], findings: Findings, base_dir: Path | None = None
+) -> None:
+    """ms-swift 4.6 has no trust_remote_code flag: it loads every model with
+    trust_remote_code=True (swift/model/register.py:161). A local model folder holding Python
+    files, or a config.json with auto_map, therefore runs that code; say so."""
+    model = resolved.get("model")
+    if not isinstance(model, str) or not model:
+        return
+    folder = Path(model) if Path(model).is_absolute() else (base_dir or Path.cwd()) / model
+    code: list[str] = []
+    try:
+        if not folder.is_dir():
+            return
+        code = sorted(p.name for p in folder.glob("*.py"))
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        config = {}
+    if isinstance(config, dict) and config.get("auto_map") and not code:
+        code = ["auto_map in config.json"]
+    if code:
+        findings.warnings.append(
+            f"{recipe.location('model')}: the model ships its own Python code "
+            f"(got {', '.join(code)}), and ms-swift runs it: it loads every model with "
+            "trust_remote_code=True. Train it only if you trust where the folder came from."
+        )
+
+
+def check_recipe(
+    recipe: Recipe, resolved: Mapping[str, Any], base_dir: Path | None = None
+) -> Findings:
     findings = Findings(errors=list(recipe.problems))
     check_ranges(recipe, findings)
     check_traps(recipe, resolved, findings)
+    check_remote_code(recipe, resolved, findings, base_dir)
     return findings

@@ -35,6 +35,14 @@ LAUNCH_ENV = (
 # for (ms-swift's defaults aim at an effective batch of 16). gpu: the card to check memory against.
 SWIFTKIT_SETTINGS = {"lr_tuned_for_batch": int, "gpu": str, "description": str}
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Keys people write that swift sft has no flag for, and what ms-swift does instead.
+NOT_FLAGS = {
+    "trust_remote_code": (
+        "ms-swift 4.6 always loads models with trust_remote_code=True "
+        "(swift/model/register.py:161), so a model's own Python code runs. Remove the line, "
+        "and train only models whose repository you trust."
+    ),
+}
 OVERRIDE = "command line"
 
 
@@ -191,6 +199,11 @@ def _type_flag(
     if flag is None:
         if key in schema.removed:
             problems.append(f"{where}: {key} was removed from ms-swift. {schema.removed[key]}")
+            return None
+        if key in NOT_FLAGS:
+            problems.append(
+                f"{where}: {key} is not a swift sft flag (got {value!r}): {NOT_FLAGS[key]}"
+            )
             return None
         near = schema.suggest(key)
         hint = f"Did you mean {near}?" if near else "See python -m swiftkit flags for the list."

@@ -104,7 +104,16 @@ def read_yaml_mapping(path: Path) -> YamlDocument:
         msg = f"{path}: cannot be read ({e}). Check the file's permissions and encoding (UTF-8)."
         raise RecipeError(msg) from e
 
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as e:  # a control character anywhere in the file
+        line = text.count("\n", 0, e.position) + 1
+        column = e.position - text.rfind("\n", 0, e.position)
+        msg = (
+            f"{path}:{line}: column {column} holds a character YAML does not allow "
+            f"(got {chr(e.character)!r}). Delete it: recipes are plain text."
+        )
+        raise RecipeError(msg) from e
     try:
         node = loader.get_single_node()
         if node is None:
