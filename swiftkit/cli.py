@@ -38,6 +38,7 @@ def _add_recipe_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "overrides",
         nargs="*",
+        default=[],
         metavar="key=value",
         help="override a flag, typed like YAML (e.g. learning_rate=2e-4)",
     )

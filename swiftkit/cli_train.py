@@ -16,7 +16,7 @@ from swiftkit.errors import SwiftkitError
 def add_parsers(sub) -> None:
     p = sub.add_parser("train", help="check, plan, then train with ms-swift")
     p.add_argument("recipe", help="recipe name (a file in ./recipes) or path to a .yaml file")
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="override a flag")
+    p.add_argument("overrides", nargs="*", default=[], metavar="key=value", help="override a flag")
     p.add_argument(
         "--dry-run", action="store_true", help="print the equivalent swift sft command and exit"
     )
@@ -31,7 +31,7 @@ def add_parsers(sub) -> None:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("demo", help="build a tiny local model and train recipes/tiny_demo on CPU")
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="override a flag")
+    p.add_argument("overrides", nargs="*", default=[], metavar="key=value", help="override a flag")
     p.set_defaults(func=cmd_demo)
 
 
@@ -56,6 +56,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from swiftkit.plan import make_plan
     from swiftkit.recipe import load_recipe
     from swiftkit.render import render_plan, render_problems
+    from swiftkit.rundir import redact_args, redact_env
 
     recipe = load_recipe(args.recipe, args.overrides)
     gpus = [args.gpu] if args.gpu else ()
@@ -64,7 +65,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if plan.errors:
             _err(render_problems(plan))
             return EXIT_BAD_INPUT
-        _out(shell_command(recipe.args, plan.env))
+        _out(shell_command(redact_args(recipe.args), redact_env(plan.env)))
         return EXIT_OK
 
     from swiftkit.hardware import detect_gpus

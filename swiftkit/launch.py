@@ -7,19 +7,24 @@ Only this module and worker.py import swift, and only when a run starts.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shlex
 import signal
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from swiftkit import preempt
 from swiftkit.errors import LaunchError
 from swiftkit.flags import to_argv
+from swiftkit.rundir import restore_secrets
+
+# The torchrun child learns credential flags from this variable, never from a file.
+SECRETS_ENV = "SWIFTKIT_SECRET_ARGS"
 
 # Flags swiftkit sets itself on every launch: the run directory it created.
 OWNED_FLAGS = ("output_dir", "add_version")
@@ -31,9 +36,10 @@ class LaunchSpec:
     argv: tuple[str, ...]  # the swift sft flags recorded in the run's provenance
     env: Mapping[str, str]  # launch settings (NPROC_PER_NODE, NNODES, ...)
     resume_from: Path | None = None  # a checkpoint of this run to continue from
+    secrets: Mapping[str, str] = field(default_factory=dict)  # credential flags, never on disk
 
     def full_argv(self) -> list[str]:
-        return resume_argv(self.argv, self.resume_from)
+        return resume_argv(restore_secrets(self.argv, self.secrets), self.resume_from)
 
     @property
     def nproc_per_node(self) -> int:
@@ -132,6 +138,8 @@ def run_distributed(spec: LaunchSpec) -> int:
     preemption callback saves and stops, then Preempted is raised here.
     """
     env = {**os.environ, **spec.env}
+    if spec.secrets:
+        env[SECRETS_ENV] = json.dumps(dict(spec.secrets))
     try:
         proc = subprocess.Popen(torchrun_command(spec), env=env, start_new_session=True)
     except OSError as e:

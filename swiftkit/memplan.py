@@ -92,6 +92,13 @@ def plan_memory(
     findings,
     detected: Sequence[GpuCard] = (),
 ) -> MemoryPlan | None:
+    names = list(gpus) or ([recipe.settings["gpu"]] if recipe.settings.get("gpu") else [])
+    for name in names:
+        if find_card(name) is None:
+            findings.errors.append(
+                f"gpu {name!r} is not a card swiftkit knows. Use a name such as 4090D, A100-80G "
+                "or H100 (python -m swiftkit gpus lists them)."
+            )
     model = resolved.get("model")
     shape = resolve_model_shape(model, base_dir=base_dir) if model else None
     if shape is None:
@@ -109,13 +116,6 @@ def plan_memory(
     if seq != max_length:
         full = memory_config_from_args(resolved, world_size=world_size, seq_len_tokens=max_length)
         at_max = estimate_memory(shape, full)
-    names = list(gpus) or ([recipe.settings["gpu"]] if recipe.settings.get("gpu") else [])
-    for name in names:
-        if find_card(name) is None:
-            findings.errors.append(
-                f"gpu {name!r} is not a card swiftkit knows. Use a name such as 4090D, A100-80G "
-                "or H100 (python -m swiftkit gpus lists them)."
-            )
     cards, targeted = target_cards(names, detected)
     verdicts = tuple(judge(estimate, card) for card in cards)
     suggestions: tuple[Suggestion, ...] = ()

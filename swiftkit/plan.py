@@ -15,11 +15,12 @@ from typing import Any
 from swiftkit import datasets as ds
 from swiftkit.checks import Findings, check_recipe
 from swiftkit.disk import DiskPlan, plan_disk
+from swiftkit.errors import DatasetError
 from swiftkit.flags import load_schema
 from swiftkit.memplan import MemoryPlan, plan_memory
 from swiftkit.recipe import Recipe, launch_env
-from swiftkit.rundir import output_root, redact_env
-from swiftkit.schedule import Schedule, make_schedule
+from swiftkit.rundir import output_root, redact_args, redact_env
+from swiftkit.schedule import Schedule, make_schedule, updates_for
 from swiftkit.swiftargs import resolve_args, world_size_from_env
 
 # ms-swift's defaults aim at an effective batch of 16 (trainers/arguments.py:291), and the
@@ -74,7 +75,7 @@ class Plan:
             "recipe": self.recipe,
             "recipe_path": self.recipe_path,
             "swift_version": load_schema().swift_version,
-            "args": dict(self.args),
+            "args": redact_args(self.args),
             "env": redact_env(self.env),
             "world_size": self.world_size,
             "per_device_train_batch_size": s.per_device_batch if s else None,
@@ -110,7 +111,7 @@ class Plan:
 
 
 def _lr_note(lr: float, effective: int, tuned_for: int, explicit: bool) -> str | None:
-    if effective == tuned_for:
+    if effective == tuned_for or effective < 1:
         return None
     ratio = effective / tuned_for
     source = "the recipe's lr_tuned_for_batch" if explicit else "ms-swift's default effective batch"
@@ -123,12 +124,16 @@ def _lr_note(lr: float, effective: int, tuned_for: int, explicit: bool) -> str |
 
 
 def _inspect_datasets(
-    resolved: Mapping[str, Any], base_dir: Path, findings: Findings
+    recipe: Recipe, resolved: Mapping[str, Any], base_dir: Path, findings: Findings
 ) -> list[tuple[ds.DatasetStats, str]]:
     out = []
     for role, key in (("train", "dataset"), ("val", "val_dataset")):
         for raw in resolved.get(key) or ():
-            spec = ds.parse_dataset_spec(raw, base_dir=base_dir)
+            try:
+                spec = ds.parse_dataset_spec(raw, base_dir=base_dir)
+            except DatasetError as e:
+                findings.errors.append(f"{recipe.location(key)}: {e}")
+                continue
             out.append((ds.inspect_dataset(spec, findings.errors), role))
     return out
 
@@ -137,21 +142,28 @@ def _count_rows(
     stats: list[tuple[ds.DatasetStats, str]],
     resolved: Mapping[str, Any],
     over_by_spec: Mapping[str, int | None],
+    on_error,
 ) -> tuple[list[DatasetPlan], int | None, int | None, bool]:
     ratio = resolved.get("split_dataset_ratio") or 0.0
     plans, train_total, val_total, exact = [], 0, 0, True
     for st, role in stats:
         over = over_by_spec.get(st.spec.raw)
         path = str(st.spec.local_path) if st.spec.local_path else None
-        if st.rows is None:
-            plans.append(DatasetPlan(st.spec.raw, path, None, None, None, None, None, 0, role))
+        counts = None
+        if st.rows is not None:
+            try:
+                sampled = ds.count_after_sampling(st.rows, st.spec.sample_rows)
+                if role == "val":
+                    counts = (0, sampled)
+                else:
+                    counts = ds.split_counts(st.rows, ratio, sample_rows=st.spec.sample_rows)
+            except DatasetError as e:
+                on_error(str(e))
+        if counts is None:
+            plans.append(DatasetPlan(st.spec.raw, path, st.rows, None, None, None, None, 0, role))
             train_total = val_total = None
             continue
-        sampled = ds.count_after_sampling(st.rows, st.spec.sample_rows)
-        if role == "val":
-            train, val = 0, sampled
-        else:
-            train, val = ds.split_counts(st.rows, ratio, sample_rows=st.spec.sample_rows)
+        train, val = counts
         if over:
             exact = False  # which rows land in which split is random: spread the drops
             share_train = round(over * train / max(train + val, 1))
@@ -215,6 +227,31 @@ def _token_lengths(resolved, stats, base_dir):
     return over, longest or None, tok_dir is not None
 
 
+# More optimizer updates than any fine-tuning run makes: almost surely a typo, and listing its
+# log/eval/save steps would take minutes.
+MAX_PLANNED_STEPS = 1_000_000
+
+
+def _too_many_steps(rows, resolved, world_size, batch, accumulation) -> tuple[str, str] | None:
+    flag = int(resolved.get("max_steps") or -1)
+    if flag > 0:
+        steps, key = flag, "max_steps"
+    else:
+        _, updates = updates_for(
+            rows, world_size=world_size, batch=batch, accumulation=accumulation
+        )
+        steps, key = (
+            math.ceil(float(resolved.get("num_train_epochs") or 0) * updates),
+            "num_train_epochs",
+        )
+    if steps <= MAX_PLANNED_STEPS:
+        return None
+    return key, (
+        f"{key} makes {steps:,} optimizer updates, more than {MAX_PLANNED_STEPS:,}. "
+        "Check max_steps and num_train_epochs."
+    )
+
+
 def make_plan(
     recipe: Recipe,
     *,
@@ -231,11 +268,18 @@ def make_plan(
     findings.errors.extend(f"{recipe.path}: {p}" for p in env_problems)
     findings.warnings.extend(recipe.notices)
 
-    stats = _inspect_datasets(resolved, base, findings)
+    stats = _inspect_datasets(recipe, resolved, base, findings)
     over, longest, have_tokenizer = {}, None, False
     if not findings.errors:
         over, longest, have_tokenizer = _token_lengths(resolved, stats, base)
-    plans, train_rows, val_rows, exact = _count_rows(stats, resolved, over)
+
+    had_errors = bool(findings.errors)  # e.g. a ratio out of range: already reported
+
+    def split_error(message: str) -> None:
+        if not had_errors:
+            findings.errors.append(f"{recipe.location('split_dataset_ratio')}: {message}")
+
+    plans, train_rows, val_rows, exact = _count_rows(stats, resolved, over, split_error)
     if stats and not have_tokenizer and resolved.get("truncation_strategy") == "delete":
         findings.notes.append(
             "row counts are an upper bound: the tokenizer is not local, so rows longer than "
@@ -258,6 +302,8 @@ def make_plan(
                 f"{recipe.path}: no training rows are left after the split and the max_length "
                 "filter. Lower split_dataset_ratio or raise max_length."
             )
+        elif too_many := _too_many_steps(train_rows, resolved, world_size, batch, accumulation):
+            findings.errors.append(f"{recipe.location(too_many[0])}: {too_many[1]}")
         else:
             schedule = make_schedule(
                 train_rows,

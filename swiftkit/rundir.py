@@ -22,6 +22,9 @@ from swiftkit.errors import RecipeError
 
 PROVENANCE_DIR = "swiftkit"
 PACKAGES = ("swiftkit", "ms-swift", "torch", "transformers", "peft", "trl", "datasets")
+# swift sft flags whose values are credentials (checked against the flag schema by a test).
+SECRET_FLAGS = ("hub_token", "swanlab_token", "swanlab_secret")
+REDACTED = "<redacted>"
 _SECRET = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|ACCESS_KEY|CREDENTIAL", re.I)
 
 
@@ -84,6 +87,43 @@ def package_versions() -> dict[str, str | None]:
     return out
 
 
+def redact_args(args: Mapping[str, Any]) -> dict[str, Any]:
+    """swift flags that carry credentials (hub_token, swanlab_token ...) as <redacted>."""
+    return {k: (REDACTED if k in SECRET_FLAGS and v is not None else v) for k, v in args.items()}
+
+
+def redact_argv(argv: Sequence[str]) -> list[str]:
+    out = list(argv)
+    for i, word in enumerate(out[:-1]):
+        if word.startswith("--") and word[2:] in SECRET_FLAGS:
+            out[i + 1] = REDACTED
+    return out
+
+
+def secret_args(args: Mapping[str, Any]) -> dict[str, str]:
+    return {k: str(v) for k, v in args.items() if k in SECRET_FLAGS and v is not None}
+
+
+def restore_secrets(argv: Sequence[str], secrets: Mapping[str, str]) -> list[str]:
+    """Put the real values back where provenance wrote <redacted>; drop a flag with none."""
+    out: list[str] = []
+    words = list(argv)
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word.startswith("--") and word[2:] in SECRET_FLAGS and i + 1 < len(words):
+            value = words[i + 1]
+            if value == REDACTED:
+                value = secrets.get(word[2:])
+            if value is not None:
+                out += [word, value]
+            i += 2
+            continue
+        out.append(word)
+        i += 1
+    return out
+
+
 def redact_env(env: Mapping[str, str]) -> dict[str, str]:
     """Launch settings only; anything that looks like a secret is never written or printed."""
     return {k: ("<redacted>" if _SECRET.search(k) else v) for k, v in env.items()}
@@ -101,7 +141,7 @@ def write_provenance(
     """run_dir/swiftkit/: recipe.yaml (resolved), plan.json, swift_args.json, versions.json."""
     prov = run_dir / PROVENANCE_DIR
     prov.mkdir(exist_ok=True)
-    resolved = {**recipe_values}
+    resolved = redact_args(recipe_values)
     if env:
         resolved["env"] = redact_env(env)
     header = f"# resolved from {recipe_path} (extends and overrides applied)\n"
@@ -110,7 +150,8 @@ def write_provenance(
     )
     (prov / "plan.json").write_text(json.dumps(plan_json, indent=2, default=str), encoding="utf-8")
     (prov / "swift_args.json").write_text(
-        json.dumps({"argv": list(swift_argv), "env": redact_env(env)}, indent=2), encoding="utf-8"
+        json.dumps({"argv": redact_argv(swift_argv), "env": redact_env(env)}, indent=2),
+        encoding="utf-8",
     )
     (prov / "versions.json").write_text(json.dumps(package_versions(), indent=2), encoding="utf-8")
     return prov

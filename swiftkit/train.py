@@ -19,7 +19,7 @@ from swiftkit.errors import HardwareError, LaunchError, SwiftkitError
 from swiftkit.launch import LaunchSpec, run_distributed, run_in_process, swift_argv
 from swiftkit.plan import Plan
 from swiftkit.recipe import Recipe
-from swiftkit.rundir import create_run_dir, output_root, write_provenance
+from swiftkit.rundir import create_run_dir, output_root, secret_args, write_provenance
 
 HALF_PRECISION = ("bfloat16", "bf16", "float16", "fp16")
 # Above this a model is not trained on a CPU in any useful time.
@@ -120,7 +120,9 @@ def prepare_run(
         env=plan.env,
         recipe_path=recipe.path,
     )
-    return LaunchSpec(run_dir=run_dir, argv=tuple(argv), env=dict(plan.env))
+    return LaunchSpec(
+        run_dir=run_dir, argv=tuple(argv), env=dict(plan.env), secrets=secret_args(recipe.args)
+    )
 
 
 def start_run(spec: LaunchSpec) -> None:
@@ -167,7 +169,13 @@ def prepare_resume(
             "arguments: " + "; ".join(changes)
         )
     env = {**point.env, **{k: v for k, v in plan.env.items() if k not in point.env}}
-    spec = LaunchSpec(run_dir=point.run_dir, argv=point.argv, env=env, resume_from=point.checkpoint)
+    spec = LaunchSpec(
+        run_dir=point.run_dir,
+        argv=point.argv,
+        env=env,
+        resume_from=point.checkpoint,
+        secrets=secret_args(recipe.args),
+    )
     return spec, notices
 
 

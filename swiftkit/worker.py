@@ -6,12 +6,14 @@ rank trains with exactly the arguments in the run's provenance.
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from pathlib import Path
 
 from swiftkit import preempt
-from swiftkit.launch import resume_argv, run_in_process
-from swiftkit.rundir import read_provenance
+from swiftkit.launch import SECRETS_ENV, resume_argv, run_in_process
+from swiftkit.rundir import read_provenance, restore_secrets
 
 
 def main(argv: list[str]) -> int:
@@ -20,8 +22,10 @@ def main(argv: list[str]) -> int:
         return 2
     recorded = read_provenance(Path(argv[0]))
     checkpoint = Path(argv[1]) if len(argv) == 2 else None
+    secrets = json.loads(os.environ.get(SECRETS_ENV) or "{}")
+    argv = restore_secrets(recorded["argv"], secrets)
     try:
-        run_in_process(resume_argv(recorded["argv"], checkpoint))
+        run_in_process(resume_argv(argv, checkpoint))
     except preempt.Preempted as e:
         return preempt.exit_code_for(e.signum)
     return 0

@@ -310,15 +310,12 @@ CASES = [
             f"{R}:3: gradient_accumulation_steps must be at least 1 (got -2). "
             "Use 1 or more (16 gives an effective batch of 16)."
         ),
-        # plan._lr_note takes sqrt of a negative effective batch: see the report to the lead.
-        marks=(pytest.mark.xfail(reason="ValueError in plan._lr_note", strict=True),),
     ),
     Case(
         "batch-negative",
         recipe(BASE + "per_device_train_batch_size: -1\n"),
         V,
         one(f"{R}:3: per_device_train_batch_size must be at least 1 (got -1). Use 1 or more."),
-        marks=(pytest.mark.xfail(reason="ValueError in plan._lr_note", strict=True),),
     ),
     Case(
         "warmup-ratio-one",
@@ -336,14 +333,19 @@ CASES = [
         "split-ratio-above-one",
         recipe(BASE + "split_dataset_ratio: 1.5\n"),
         V,
-        "split_dataset_ratio must be between 0 and 1 (got 1.5). Use e.g. 0.05.",
+        one(
+            f"{R}:3: split_dataset_ratio must be in [0, 1) (got 1.5). "
+            "Use e.g. 0.05 to hold out 5% for evaluation."
+        ),
     ),
     Case(
         "split-leaves-no-training-rows",
         recipe(BASE + "split_dataset_ratio: 0.5\n", {"data/train.jsonl": f"{ROW}\n"}),
         V,
-        "split_dataset_ratio 0.5 leaves no training rows out of 1 (1 go to validation). "
-        "Lower the ratio or add rows.",
+        one(
+            f"{R}:3: split_dataset_ratio 0.5 leaves no training rows out of 1 (1 go to "
+            "validation). Lower the ratio or add rows."
+        ),
     ),
     # ---------------------------------------------------------------- choices
     Case(
@@ -464,8 +466,10 @@ CASES = [
         "dataset-sample-zero",
         recipe("model: m\ndataset: data/train.jsonl#0\n"),
         V,
-        "--dataset 'data/train.jsonl#0': the number after # must be a positive row count "
-        "(got '0'). Write e.g. data/train.jsonl#500, or drop the #.",
+        one(
+            f"{R}:2: --dataset 'data/train.jsonl#0': the number after # must be a positive "
+            "row count (got '0'). Write e.g. data/train.jsonl#500, or drop the #."
+        ),
     ),
     Case(
         "dataset-folder-without-train",
@@ -779,8 +783,6 @@ CASES = [
             "swiftkit plan [-h] [--json] [--gpu GPU] recipe [key=value ...]",
             "the following arguments are required: recipe",
         ),
-        # argparse lists nargs="*" positionals as required unless they have a default.
-        marks=(pytest.mark.xfail(reason="overrides need default=[] in cli.py", strict=True),),
     ),
     Case(
         "unknown-gpu",

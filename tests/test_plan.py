@@ -128,3 +128,16 @@ def test_misspelled_key_wrong_type_and_missing_dataset_reported_together(tmp_pat
     assert "missing.json" in plan.errors[2] and "not found" in plan.errors[2]
     assert len(plan.errors) == 3
     assert plan.schedule is None
+
+
+def test_absurd_step_counts_are_refused_quickly(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    row = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
+    (tmp_path / "d.json").write_text(json.dumps([row] * 4))
+    path = tmp_path / "r.yaml"
+    path.write_text("model: m\ndataset: d.json\nmax_steps: 1000000000\n")
+    plan = make_plan(load_recipe("r.yaml"), environ={})
+    assert plan.errors == (
+        f"{path.resolve()}:3: max_steps makes 1,000,000,000 optimizer updates, more than "
+        "1,000,000. Check max_steps and num_train_epochs.",
+    )

@@ -277,10 +277,6 @@ def test_process_secrets_never_reach_the_plan(project, monkeypatch):
     assert "hf_process_secret" not in json.dumps(plan.to_json(), default=str)
 
 
-@pytest.mark.xfail(
-    reason="launch.shell_command prints env unredacted; cli_train must pass redact_env(plan.env)",
-    strict=True,
-)
 def test_dry_run_does_not_print_secrets(project, capsys):
     write(project, BASE + ENV_BLOCK)
     code, out, err = run(["train", "r", "--dry-run"], capsys)
@@ -353,3 +349,32 @@ def test_datasets_resolve_against_the_working_directory_bases_against_the_recipe
     assert plan["recipe_path"] == str(project / "recipes" / "r.yaml")
     assert [d["path"] for d in plan["datasets"]] == [str(sub / "data" / "train.jsonl")]
     assert plan["train_rows"] == 1
+
+
+def test_credential_flags_are_redacted_but_reach_swift(project):
+    from swiftkit.flags import load_schema
+    from swiftkit.launch import LaunchSpec, swift_argv
+    from swiftkit.rundir import SECRET_FLAGS, redact_argv, secret_args
+
+    assert all(load_schema().get(name) for name in SECRET_FLAGS)
+    write(project, BASE + "hub_token: hf_flag_secret\n")
+    recipe = load_recipe("r")
+    plan = make_plan(recipe)
+    assert plan.to_json()["args"]["hub_token"] == "<redacted>"
+    run_dir = project / "output" / "v0-run"
+    run_dir.mkdir(parents=True)
+    argv = swift_argv(recipe.args, run_dir=run_dir)
+    prov = write_provenance(
+        run_dir,
+        recipe_values=recipe.args,
+        plan_json=plan.to_json(),
+        swift_argv=argv,
+        env=plan.env,
+        recipe_path=recipe.path,
+    )
+    for path in prov.iterdir():
+        assert "hf_flag_secret" not in path.read_text(encoding="utf-8"), path
+    # The run itself still gets the real value, from memory, not from disk.
+    spec = LaunchSpec(run_dir, tuple(redact_argv(argv)), {}, secrets=secret_args(recipe.args))
+    full = spec.full_argv()
+    assert full[full.index("--hub_token") + 1] == "hf_flag_secret"
