@@ -69,18 +69,25 @@ def recipes_dir(base_dir: Path | None = None) -> Path:
     return (base_dir or Path.cwd()) / "recipes"
 
 
+def _candidates(ref: str, *, folder: Path, base: Path) -> list[Path]:
+    """A path (relative to `base`) when `ref` looks like one, else `folder/ref.yaml|yml`."""
+    as_path = Path(ref).expanduser()
+    if as_path.suffix in (".yaml", ".yml") or os.sep in ref or "/" in ref:
+        return [as_path if as_path.is_absolute() else base / as_path]
+    return [folder / f"{ref}.yaml", folder / f"{ref}.yml"]
+
+
+def _first_file(candidates: Sequence[Path]) -> Path | None:
+    return next((c.resolve() for c in candidates if c.is_file()), None)
+
+
 def find_recipe(ref: str, *, base_dir: Path | None = None) -> Path:
     """A recipe named by stem (`qwen7b_selfcog`, looked up in ./recipes) or by a path."""
     base = base_dir or Path.cwd()
-    candidates = []
-    as_path = Path(ref).expanduser()
-    if as_path.suffix in (".yaml", ".yml") or os.sep in ref or "/" in ref:
-        candidates.append(as_path if as_path.is_absolute() else base / as_path)
-    else:
-        candidates += [recipes_dir(base) / f"{ref}.yaml", recipes_dir(base) / f"{ref}.yml"]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate.resolve()
+    candidates = _candidates(ref, folder=recipes_dir(base), base=base)
+    found = _first_file(candidates)
+    if found is not None:
+        return found
     stems = sorted(p.stem for p in recipes_dir(base).glob("*.y*ml"))
     near = _close_match(ref, stems)
     hint = f" Did you mean {near}?" if near else ""
@@ -95,8 +102,8 @@ def _close_match(word: str, options: Sequence[str]) -> str | None:
     return found[0] if found else None
 
 
-def _load_chain(path: Path, problems: list[str], seen: tuple[Path, ...] = ()):
-    """Yield (path, document) from the root base down to `path`."""
+def _load_chain(path: Path, seen: tuple[Path, ...] = ()):
+    """[(path, document)] from the root base down to `path`."""
     if path in seen:
         cycle = " -> ".join(p.name for p in (*seen, path))
         msg = f"{seen[-1]}: extends cycle: {cycle}. Remove one of the extends lines."
@@ -110,19 +117,15 @@ def _load_chain(path: Path, problems: list[str], seen: tuple[Path, ...] = ()):
             msg = f"{where}: extends must name one recipe (got {base_ref!r}). Write extends: NAME."
             raise RecipeError(msg)
         base_path = _find_base(base_ref, path, where)
-        chain = _load_chain(base_path, problems, (*seen, path))
+        chain = _load_chain(base_path, (*seen, path))
     return [*chain, (path, doc)]
 
 
 def _find_base(ref: str, child: Path, where: str) -> Path:
-    as_path = Path(ref).expanduser()
-    if as_path.suffix in (".yaml", ".yml") or "/" in ref:
-        candidates = [as_path if as_path.is_absolute() else child.parent / as_path]
-    else:
-        candidates = [child.parent / f"{ref}.yaml", child.parent / f"{ref}.yml"]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate.resolve()
+    candidates = _candidates(ref, folder=child.parent, base=child.parent)
+    found = _first_file(candidates)
+    if found is not None:
+        return found
     msg = (
         f"{where}: extends {ref!r}, but {candidates[0]} does not exist. "
         "Name a recipe in the same folder (its file name without .yaml) or a path."
@@ -253,7 +256,7 @@ def load_recipe(ref: str, overrides: Sequence[str] = (), *, base_dir: Path | Non
         args[name] = val
         where[name] = loc
 
-    chain = _load_chain(path, problems)
+    chain = _load_chain(path)
     for file_path, doc in chain:
         for key, value in doc.values.items():
             if key == "extends":
