@@ -7,6 +7,7 @@ or needs a GPU, 130 stopped by SIGINT, 143 stopped by SIGTERM (both after saving
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 
 from swiftkit.cli import EXIT_BAD_INPUT, EXIT_OK, _err, _out
@@ -91,10 +92,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if isinstance(failure, SwiftkitError):
         raise failure
     if failure is not None:
-        _err(
-            f"stopped by {failure} after saving a checkpoint; resume with: "
-            f"python -m swiftkit train {args.recipe} --resume"
-        )
+        again = shlex.join(["python", "-m", "swiftkit", "train", args.recipe, *args.overrides])
+        _err(f"stopped by {failure} after saving a checkpoint; resume with: {again} --resume")
     return code
 
 

@@ -122,7 +122,10 @@ def test_sigterm_saves_then_resume_continues_without_gap(project):
     saved = sorted(int(p.name.split("-")[1]) for p in run.glob("checkpoint-*"))
     stopped_at = saved[-1]
     assert 0 < stopped_at < planned
-    assert "stopped by SIGTERM after saving a checkpoint; resume with: " in err
+    assert (
+        "stopped by SIGTERM after saving a checkpoint; resume with: python -m swiftkit train "
+        "tiny num_train_epochs=40 --resume\n"
+    ) in err
 
     resumed = swiftkit(project, "train", "tiny", *over, "--resume")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
