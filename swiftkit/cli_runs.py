@@ -15,7 +15,8 @@ from typing import Any
 
 from swiftkit import curves
 from swiftkit.rundir import PROVENANCE_DIR
-from swiftkit.runs import RUNNING, Run, find_run, read_run
+from swiftkit.runs import Run, find_run, read_run
+from swiftkit.runstate import RUNNING
 
 EXIT_OK = 0
 GIB = 1024**3

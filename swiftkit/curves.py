@@ -24,7 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from swiftkit.runs import Run, TrainPoint
+from swiftkit.runlog import TrainPoint
+from swiftkit.runs import Run
 
 # EMA weight: an EMA averages about the last 1 / (1 - weight) logs and lags that far behind a
 # falling loss, so short runs get light smoothing: 1 - 15 / logs, between 0 and MAX_SMOOTHING.

@@ -1,21 +1,16 @@
-"""Runs on disk: finding them, reading what swift and swiftkit wrote, and telling their state.
+"""Runs on disk: finding them and reading what swift and swiftkit wrote.
 
 A run directory is `output_dir/vN-YYYYMMDD-HHMMSS/` (ms-swift's layout). swift writes
-`logging.jsonl` (one row per log step, one per evaluation, `train_runtime` when training ends
-normally, then a result row with `last_model_checkpoint` written even when training raised),
-`checkpoint-N/trainer_state.json` and `args.json`. swiftkit's own records live in `swiftkit/`:
-`plan.json` (the plan the run was started from), `pid` while the launcher runs and `exit.json`
-when it ends. Pure apart from reading files and asking whether a pid is alive; never imports
-torch or swift.
+`logging.jsonl` (read by swiftkit.runlog), `checkpoint-N/trainer_state.json` and `args.json`.
+swiftkit's own records live in `swiftkit/`: `plan.json` (the plan the run was started from), and
+the `pid` and `exit.json` markers that swiftkit.runstate reads to tell the run's state. Pure apart
+from reading files and asking whether a pid is alive; never imports torch or swift.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import re
-import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,48 +18,26 @@ from typing import Any
 
 from swiftkit.errors import RunDirError
 from swiftkit.rundir import PROVENANCE_DIR
+from swiftkit.runlog import (
+    EvalPoint,
+    TrainPoint,
+    _float,
+    _parse_rows,
+    _read_json,
+    parse_duration,
+    read_log_rows,
+)
+from swiftkit.runstate import RunState, tell_state
+from swiftkit.runstate import write_exit as write_exit  # re-exported for train.py
+from swiftkit.runstate import write_pid as write_pid  # re-exported for train.py
 
-PID_FILE = "pid"  # "PID HOST\n" while swiftkit's launcher runs; removed by write_exit
-EXIT_FILE = "exit.json"  # {"exit_code": N, "reason": "..."} written when the launcher ends
-# Exit codes that mean stopped on purpose (Ctrl-C, SIGTERM), not a failure: cli.py's codes.
-INTERRUPT_CODES = (130, 143)
-# Without markers, a run whose files have not changed for this long is taken to have stopped.
-# Long enough for an evaluation or a large checkpoint save; scaled up for slow steps.
-STALE_AFTER_S = 600.0
-STALE_STEPS = 10  # ... or this many steps at the last logged speed, whichever is longer
-RUNNING, FINISHED, FAILED, INTERRUPTED = "running", "finished", "failed", "interrupted"
 _VERSION_DIR = re.compile(r"^v(\d+)-(\d{8}-\d{6})$")
-_TIME_PART = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
-_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-
-
-@dataclass(frozen=True)
-class TrainPoint:
-    step: int
-    epoch: float | None
-    loss: float
-    learning_rate: float | None
-    grad_norm: float | None
-
-
-@dataclass(frozen=True)
-class EvalPoint:
-    step: int
-    epoch: float | None
-    eval_loss: float
 
 
 @dataclass(frozen=True)
 class Checkpoint:
     step: int
     path: Path
-
-
-@dataclass(frozen=True)
-class RunState:
-    state: str  # RUNNING, FINISHED, FAILED or INTERRUPTED
-    reason: str
-    exit_code: int | None = None
 
 
 @dataclass(frozen=True)
@@ -105,39 +78,6 @@ class Run:
         return self.train_runtime_s if self.train_runtime_s is not None else self.elapsed_s
 
 
-def write_pid(run_dir: Path, pid: int | None = None) -> Path:
-    """Mark the run as live (call when the launcher starts). Clears an older exit record."""
-    prov = Path(run_dir) / PROVENANCE_DIR
-    prov.mkdir(parents=True, exist_ok=True)
-    (prov / EXIT_FILE).unlink(missing_ok=True)
-    path = prov / PID_FILE
-    path.write_text(f"{pid or os.getpid()} {socket.gethostname()}\n", encoding="utf-8")
-    return path
-
-
-def write_exit(run_dir: Path, exit_code: int, reason: str) -> Path:
-    """Record how the launcher ended (call in its finally block); removes the pid file."""
-    prov = Path(run_dir) / PROVENANCE_DIR
-    prov.mkdir(parents=True, exist_ok=True)
-    path = prov / EXIT_FILE
-    record = {"exit_code": int(exit_code), "reason": reason, "ended_at": time.time()}
-    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    (prov / PID_FILE).unlink(missing_ok=True)
-    return path
-
-
-def parse_duration(text: Any) -> float | None:
-    """swift's format_time ('1d 2h 3m 4s', '59s') back to seconds."""
-    if isinstance(text, (int, float)):
-        return float(text)
-    if not isinstance(text, str):
-        return None
-    parts = _TIME_PART.findall(text)
-    if not parts:
-        return None
-    return sum(float(n) * _SECONDS[unit] for n, unit in parts)
-
-
 def is_run_dir(path: Path) -> bool:
     """A `vN-...` directory (even before swift writes into it), or one holding swift's files."""
     if path.is_dir() and _VERSION_DIR.match(path.name):
@@ -162,83 +102,6 @@ def list_runs(root: Path) -> list[Path]:
 def newest_run(root: Path) -> Path | None:
     runs = list_runs(root)
     return runs[-1] if runs else None
-
-
-def _float(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def read_log_rows(path: Path) -> list[dict[str, Any]]:
-    """logging.jsonl's rows; a half-written last line (the run is writing it) is skipped."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return []
-    rows = []
-    for line in text.splitlines():
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
-
-
-def _progress(row: dict[str, Any]) -> tuple[int | None, int | None]:
-    raw = row.get("global_step/max_steps")
-    if isinstance(raw, str) and "/" in raw:
-        a, b = raw.split("/", 1)
-        if a.strip().isdigit() and b.strip().isdigit():
-            return int(a), int(b)
-    return None, None
-
-
-def _keep_before(points: list, step: int) -> list:
-    """A resumed run logs its steps again from the checkpoint: the newer rows win."""
-    return [p for p in points if p.step < step]
-
-
-def _parse_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    train: list[TrainPoint] = []
-    evals: list[EvalPoint] = []
-    out: dict[str, Any] = {"peak": None, "runtime": None, "mean_loss": None, "result": None}
-    step = max_steps = None
-    last: dict[str, Any] = {}
-    for row in rows:
-        if "last_model_checkpoint" in row:
-            out["result"] = row
-            continue
-        s, m = _progress(row)
-        if s is not None:
-            step, max_steps, last = s, m, row
-        memory = _float(row.get("memory(GiB)"))
-        if memory is not None:
-            out["peak"] = max(out["peak"] or 0.0, memory)
-        loss, eval_loss = _float(row.get("loss")), _float(row.get("eval_loss"))
-        if "train_runtime" in row:
-            out["runtime"] = _float(row["train_runtime"])
-            out["mean_loss"] = _float(row.get("train_loss"))
-        elif loss is not None and s is not None:
-            if train and s <= train[-1].step:
-                train, evals = _keep_before(train, s), _keep_before(evals, s)
-            lr, gn = _float(row.get("learning_rate")), _float(row.get("grad_norm"))
-            train.append(TrainPoint(s, _float(row.get("epoch")), loss, lr, gn))
-        elif eval_loss is not None and s is not None:
-            evals = [e for e in evals if e.step < s]
-            evals.append(EvalPoint(s, _float(row.get("epoch")), eval_loss))
-    out.update(train=tuple(train), evals=tuple(evals), step=step, max_steps=max_steps, last=last)
-    return out
 
 
 def list_checkpoints(run_dir: Path) -> tuple[Checkpoint, ...]:
@@ -273,59 +136,6 @@ def _newest_mtime(run_dir: Path) -> float | None:
         except OSError:
             continue
     return max(times) if times else None
-
-
-def _pid_alive(run_dir: Path) -> tuple[bool | None, int | None]:
-    """(alive, pid): alive is None when there is no pid file or it names another host."""
-    try:
-        fields = (run_dir / PROVENANCE_DIR / PID_FILE).read_text(encoding="utf-8").split()
-        pid = int(fields[0])
-    except (OSError, ValueError, IndexError):
-        return None, None
-    if len(fields) > 1 and fields[1] != socket.gethostname():
-        return None, pid
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False, pid
-    except PermissionError:
-        return True, pid  # alive, owned by someone else
-    return True, pid
-
-
-def _exit_state(record: dict[str, Any]) -> RunState:
-    code = record.get("exit_code")
-    reason = str(record.get("reason") or "")
-    if code == 0:
-        return RunState(FINISHED, reason or "exit code 0", 0)
-    if code in INTERRUPT_CODES:
-        return RunState(INTERRUPTED, reason or f"exit code {code}", code)
-    return RunState(FAILED, reason or f"exit code {code}", code if isinstance(code, int) else None)
-
-
-def tell_state(run_dir: Path, parsed: dict[str, Any], mtime: float | None, now: float) -> RunState:
-    """Live pid file, then the exit record, then what swift wrote, then file ages."""
-    alive, pid = _pid_alive(run_dir)
-    if alive:
-        return RunState(RUNNING, f"process {pid} is alive")
-    record = _read_json(run_dir / PROVENANCE_DIR / EXIT_FILE)
-    if "exit_code" in record:
-        return _exit_state(record)
-    if parsed["runtime"] is not None:
-        return RunState(FINISHED, "swift logged the end of training")
-    step, max_steps = parsed["step"], parsed["max_steps"]
-    at = f" at step {step} of {max_steps}" if step is not None else ""
-    if alive is False:
-        return RunState(INTERRUPTED, f"process {pid} ended{at} without recording an exit (killed?)")
-    if parsed["result"] is not None:
-        return RunState(FAILED, f"swift stopped{at} before the end of training (an error?)")
-    speed = _float(parsed["last"].get("train_speed(s/it)")) or 0.0
-    stale_after = max(STALE_AFTER_S, STALE_STEPS * speed)
-    age = now - mtime if mtime is not None else None
-    if age is not None and age < stale_after:
-        return RunState(RUNNING, f"files written {age:.0f}s ago")
-    idle = f"{age / 60:.0f} min" if age is not None else "long"
-    return RunState(INTERRUPTED, f"nothing written for {idle}{at} and no end logged")
 
 
 def read_run(run_dir: Path, *, now: float | None = None) -> Run:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from swiftkit import cli, cli_runs
-from swiftkit.runs import write_exit, write_pid
+from swiftkit.runstate import write_exit, write_pid
 
 FIXTURES = Path(__file__).parent / "fixtures" / "runs"
 GA4 = FIXTURES / "tiny_ga4" / "v0-20261128-081005"

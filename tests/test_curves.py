@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from swiftkit import curves
-from swiftkit.runs import TrainPoint, read_run
+from swiftkit.runlog import TrainPoint
+from swiftkit.runs import read_run
 
 FIXTURES = Path(__file__).parent / "fixtures" / "runs"
 GA4 = FIXTURES / "tiny_ga4" / "v0-20261128-081005"

@@ -13,18 +13,10 @@ from pathlib import Path
 import pytest
 
 from swiftkit import runs
-from swiftkit.runs import (
-    FAILED,
-    FINISHED,
-    INTERRUPTED,
-    RUNNING,
-    RunDirError,
-    find_run,
-    parse_duration,
-    read_run,
-    write_exit,
-    write_pid,
-)
+from swiftkit.errors import RunDirError
+from swiftkit.runlog import parse_duration
+from swiftkit.runs import find_run, read_run
+from swiftkit.runstate import FAILED, FINISHED, INTERRUPTED, RUNNING, write_exit, write_pid
 
 FIXTURES = Path(__file__).parent / "fixtures" / "runs"
 GA4 = FIXTURES / "tiny_ga4" / "v0-20261128-081005"
