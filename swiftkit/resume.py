@@ -9,7 +9,6 @@ provenance, not with the recipe as it may have been edited since.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import yaml
 
 from swiftkit.errors import RecipeError
 from swiftkit.rundir import PROVENANCE_DIR, read_provenance
+from swiftkit.runs import list_checkpoints, list_runs
 
 WEIGHTS = (
     "adapter_model.safetensors",
@@ -29,8 +29,6 @@ WEIGHTS = (
     "pytorch_model.bin.index.json",
 )
 STATE_FILES = ("optimizer.pt", "scheduler.pt")
-_CKPT = re.compile(r"^checkpoint-(\d+)$")
-_RUN = re.compile(r"^v(\d+)-")
 
 
 @dataclass(frozen=True)
@@ -67,15 +65,6 @@ def checkpoint_problem(ckpt: Path) -> str | None:
     return None
 
 
-def _steps(run_dir: Path) -> list[tuple[int, Path]]:
-    found = []
-    for child in run_dir.iterdir():
-        m = _CKPT.match(child.name)
-        if m and child.is_dir() and not child.is_symlink():
-            found.append((int(m.group(1)), child))
-    return sorted(found, reverse=True)
-
-
 def finished(run_dir: Path) -> bool:
     try:
         record = json.loads((run_dir / PROVENANCE_DIR / "exit.json").read_text(encoding="utf-8"))
@@ -84,18 +73,14 @@ def finished(run_dir: Path) -> bool:
     return record.get("exit_code") == 0
 
 
-def newest_run(root: Path) -> Path | None:
-    runs = []
-    if root.is_dir():
-        for child in root.iterdir():
-            m = _RUN.match(child.name)
-            if m and (child / PROVENANCE_DIR / "swift_args.json").is_file():
-                runs.append((int(m.group(1)), child))
-    return max(runs)[1] if runs else None
+def newest_swiftkit_run(root: Path) -> Path | None:
+    """The newest run under `root` that swiftkit started (it holds the recorded argv)."""
+    started = [r for r in list_runs(root) if (r / PROVENANCE_DIR / "swift_args.json").is_file()]
+    return started[-1] if started else None
 
 
 def find_resume_point(root: Path) -> ResumePoint:
-    run_dir = newest_run(root)
+    run_dir = newest_swiftkit_run(root)
     if run_dir is None:
         msg = f"{root}: no swiftkit run to resume. Start one with python -m swiftkit train RECIPE."
         raise RecipeError(msg)
@@ -106,7 +91,7 @@ def find_resume_point(root: Path) -> ResumePoint:
         )
         raise RecipeError(msg)
     skipped = []
-    for step, ckpt in _steps(run_dir):
+    for step, ckpt in ((c.step, c.path) for c in reversed(list_checkpoints(run_dir))):
         problem = checkpoint_problem(ckpt)
         if problem is None:
             recorded = read_provenance(run_dir)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -198,54 +198,18 @@ def run_and_record(spec: LaunchSpec) -> tuple[int, BaseException | None]:
     return code, failure
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    rows = []
-    try:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                rows.append(json.loads(line))
-            except ValueError:
-                continue
-    except OSError:
-        pass
-    return rows
-
-
-def _checkpoints(run_dir: Path) -> Sequence[Path]:
-    found = [p for p in run_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
-    return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
-
-
 def summarize_run(run_dir: Path, planned_max_steps: int | None) -> RunSummary:
-    logs = _read_jsonl(run_dir / "logging.jsonl")
-    step = max_steps = None
-    peak = loss = None
-    for row in logs:
-        progress = row.get("global_step/max_steps")
-        if isinstance(progress, str) and "/" in progress:
-            a, b = progress.split("/", 1)
-            step, max_steps = int(a), int(b)
-        if isinstance(row.get("memory(GiB)"), (int, float)):
-            peak = max(peak or 0.0, float(row["memory(GiB)"]))
-        if isinstance(row.get("loss"), (int, float)):
-            loss = float(row["loss"])
-        if isinstance(row.get("train_loss"), (int, float)):
-            loss = float(row["train_loss"])
-    ckpts = _checkpoints(run_dir)
-    if ckpts:
-        state = ckpts[-1] / "trainer_state.json"
-        try:
-            saved = json.loads(state.read_text(encoding="utf-8"))
-            step = max(step or 0, int(saved.get("global_step", 0)))
-            max_steps = max_steps or saved.get("max_steps")
-        except (OSError, ValueError):
-            pass
+    """What swift wrote, read the way `swiftkit status` reads it."""
+    from swiftkit.runs import read_run
+
+    run = read_run(run_dir)
+    loss = run.train[-1].loss if run.train else run.mean_train_loss
     return RunSummary(
         run_dir=run_dir,
-        global_step=step,
-        max_steps=max_steps,
+        global_step=run.global_step,
+        max_steps=run.max_steps,
         planned_max_steps=planned_max_steps,
-        last_checkpoint=ckpts[-1] if ckpts else None,
-        peak_memory_gib=peak,
+        last_checkpoint=run.checkpoints[-1].path if run.checkpoints else None,
+        peak_memory_gib=run.peak_memory_gib,
         train_loss=loss,
     )

@@ -25,6 +25,11 @@ JSON_KEYS = {
 }
 
 
+def write_rows(path, n):
+    row = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
+    path.write_text(json.dumps([row] * n), encoding="utf-8")
+
+
 @pytest.fixture
 def in_repo(monkeypatch):
     monkeypatch.chdir(REPO)
@@ -67,19 +72,7 @@ def test_reference_memory_in_article_band_at_full_length(in_repo):
 
 def test_world_size_from_env_block_and_default_accumulation(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "d.json").write_text(
-        json.dumps(
-            [
-                {
-                    "messages": [
-                        {"role": "user", "content": "q"},
-                        {"role": "assistant", "content": "a"},
-                    ]
-                }
-            ]
-            * 30
-        )
-    )
+    write_rows(tmp_path / "d.json", 30)
     (tmp_path / "r.yaml").write_text(
         "model: Qwen/Qwen2.5-0.5B-Instruct\ndataset: d.json\nenv:\n  NPROC_PER_NODE: 2\n"
     )
@@ -94,19 +87,7 @@ def test_world_size_from_env_block_and_default_accumulation(tmp_path, monkeypatc
 
 def test_lr_note_when_effective_batch_differs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "d.json").write_text(
-        json.dumps(
-            [
-                {
-                    "messages": [
-                        {"role": "user", "content": "q"},
-                        {"role": "assistant", "content": "a"},
-                    ]
-                }
-            ]
-            * 8
-        )
-    )
+    write_rows(tmp_path / "d.json", 8)
     (tmp_path / "r.yaml").write_text(
         "model: m\ndataset: d.json\ngradient_accumulation_steps: 64\nlearning_rate: 1.0e-4\n"
     )
@@ -132,8 +113,7 @@ def test_misspelled_key_wrong_type_and_missing_dataset_reported_together(tmp_pat
 
 def test_absurd_step_counts_are_refused_quickly(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    row = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
-    (tmp_path / "d.json").write_text(json.dumps([row] * 4))
+    write_rows(tmp_path / "d.json", 4)
     path = tmp_path / "r.yaml"
     path.write_text("model: m\ndataset: d.json\nmax_steps: 1000000000\n")
     plan = make_plan(load_recipe("r.yaml"), environ={})
