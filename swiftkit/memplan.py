@@ -117,6 +117,13 @@ def plan_memory(
         full = memory_config_from_args(resolved, world_size=world_size, seq_len_tokens=max_length)
         at_max = estimate_memory(shape, full)
     cards, targeted = target_cards(names, detected)
+    if targeted and str(resolved.get("torch_dtype")) in ("bfloat16", "bf16"):
+        for card in cards:
+            if not card.bf16:
+                findings.warnings.append(
+                    f"{recipe.location('torch_dtype')}: {card.name} has no bfloat16 support "
+                    "(got torch_dtype bfloat16). Use torch_dtype: float16 on this card."
+                )
     verdicts = tuple(judge(estimate, card) for card in cards)
     suggestions: tuple[Suggestion, ...] = ()
     failing = [v for v in verdicts if v.verdict != "fits"]

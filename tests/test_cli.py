@@ -69,3 +69,11 @@ def test_gpu_recipe_without_gpu_fails_fast_before_any_download(tmp_path, capsys,
     code, _, err = run(["train", str(recipe), "use_cpu=true", "torch_dtype=float32"], capsys)
     assert code == 3
     assert "7.6B parameters will not train on a CPU" in err
+
+
+def test_overrides_may_follow_options(in_repo, capsys):
+    code, out, _ = run(
+        ["plan", "qwen7b_selfcog", "--json", "--gpu", "T4", "max_length=4096"], capsys
+    )
+    assert code == 0
+    assert json.loads(out)["memory"]["at_max_length"]["seq_len_tokens"] == 4096
