@@ -149,9 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gpus", help="list the GPUs swiftkit knows, and the detected ones")
     p.set_defaults(func=cmd_gpus)
 
-    from swiftkit import cli_train
+    from swiftkit import cli_runs, cli_train
 
     cli_train.add_parsers(sub)
+    cli_runs.add_parsers(sub)
 
     return parser
 

@@ -115,5 +115,6 @@ def _render_summary(s) -> str:
             f"  last checkpoint (the adapter or weights): {s.last_checkpoint or 'none'}",
             f"  peak memory(GiB): {peak}",
             f"  train loss: {loss}",
+            f"  loss curve and checks: python -m swiftkit status {s.run_dir}",
         ]
     )

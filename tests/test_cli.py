@@ -77,3 +77,13 @@ def test_overrides_may_follow_options(in_repo, capsys):
     )
     assert code == 0
     assert json.loads(out)["memory"]["at_max_length"]["seq_len_tokens"] == 4096
+
+
+def test_every_documented_subcommand_is_registered(capsys):
+    from swiftkit.cli import build_parser
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    commands = build_parser()._subparsers._group_actions[0].choices
+    for name in ("ls", "validate", "plan", "train", "demo", "status", "compare", "flags", "gpus"):
+        assert name in commands
+        assert f"python -m swiftkit {name}" in readme
