@@ -12,13 +12,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from swiftkit import datasets as ds
-from swiftkit.checks import Findings, check_recipe
+from swiftkit.checks import check_recipe
 from swiftkit.disk import DiskPlan, plan_disk
-from swiftkit.errors import DatasetError
 from swiftkit.flags import load_schema
 from swiftkit.memplan import MemoryPlan, plan_memory
 from swiftkit.recipe import Recipe, launch_env
+from swiftkit.rowplan import (
+    DatasetPlan,
+    count_rows,
+    inspect_datasets,
+    placeholder_findings,
+    token_lengths,
+)
 from swiftkit.rundir import output_root, redact_args, redact_env
 from swiftkit.schedule import Schedule, make_schedule, updates_for
 from swiftkit.swiftargs import resolve_args, world_size_from_env
@@ -26,19 +31,6 @@ from swiftkit.swiftargs import resolve_args, world_size_from_env
 # ms-swift's defaults aim at an effective batch of 16 (trainers/arguments.py:291), and the
 # reference article tuned lr 1e-4 for it.
 DEFAULT_LR_BATCH = 16
-
-
-@dataclass(frozen=True)
-class DatasetPlan:
-    spec: str
-    path: str | None
-    rows_in_file: int | None
-    rows_sampled: int | None
-    train_rows: int | None
-    val_rows: int | None
-    rows_over_max_length: int | None
-    placeholder_rows: int
-    role: str  # "train" (split by split_dataset_ratio) or "val" (val_dataset)
 
 
 @dataclass(frozen=True)
@@ -123,110 +115,6 @@ def _lr_note(lr: float, effective: int, tuned_for: int, explicit: bool) -> str |
     )
 
 
-def _inspect_datasets(
-    recipe: Recipe, resolved: Mapping[str, Any], base_dir: Path, findings: Findings
-) -> list[tuple[ds.DatasetStats, str]]:
-    out = []
-    for role, key in (("train", "dataset"), ("val", "val_dataset")):
-        for raw in resolved.get(key) or ():
-            try:
-                spec = ds.parse_dataset_spec(raw, base_dir=base_dir)
-            except DatasetError as e:
-                findings.errors.append(f"{recipe.location(key)}: {e}")
-                continue
-            out.append((ds.inspect_dataset(spec, findings.errors), role))
-    return out
-
-
-def _count_rows(
-    stats: list[tuple[ds.DatasetStats, str]],
-    resolved: Mapping[str, Any],
-    over_by_spec: Mapping[str, int | None],
-    on_error,
-) -> tuple[list[DatasetPlan], int | None, int | None, bool]:
-    ratio = resolved.get("split_dataset_ratio") or 0.0
-    plans, train_total, val_total, exact = [], 0, 0, True
-    for st, role in stats:
-        over = over_by_spec.get(st.spec.raw)
-        path = str(st.spec.local_path) if st.spec.local_path else None
-        counts = None
-        if st.rows is not None:
-            try:
-                sampled = ds.count_after_sampling(st.rows, st.spec.sample_rows)
-                if role == "val":
-                    counts = (0, sampled)
-                else:
-                    counts = ds.split_counts(st.rows, ratio, sample_rows=st.spec.sample_rows)
-            except DatasetError as e:
-                on_error(str(e))
-        if counts is None:
-            plans.append(DatasetPlan(st.spec.raw, path, st.rows, None, None, None, None, 0, role))
-            train_total = val_total = None
-            continue
-        train, val = counts
-        if over:
-            exact = False  # which rows land in which split is random: spread the drops
-            share_train = round(over * train / max(train + val, 1))
-            train, val = train - share_train, val - (over - share_train)
-        plans.append(
-            DatasetPlan(
-                st.spec.raw, path, st.rows, sampled, train, val, over, st.placeholder_rows, role
-            )
-        )
-        if train_total is not None:
-            train_total += train
-            val_total += val
-    return plans, train_total, val_total, exact
-
-
-# Without a local tokenizer: any byte-level BPE (Qwen, Llama 3) or byte-fallback tokenizer
-# makes at most one token per UTF-8 byte, so the bytes of the templated text bound the tokens.
-# Per message, room for the role markers; per row, room for a default system prompt and BOS.
-_MESSAGE_OVERHEAD_BYTES = 32
-_DEFAULT_SYSTEM_BYTES = 256
-
-
-def _byte_upper_bound(messages: list[dict], system: str | None) -> int:
-    text = sum(len(str(m.get("content") or "").encode("utf-8")) for m in messages)
-    has_system = any(m.get("role") == "system" for m in messages)
-    system_bytes = (
-        0 if has_system else (len(system.encode("utf-8")) if system else _DEFAULT_SYSTEM_BYTES)
-    )
-    return text + system_bytes + _MESSAGE_OVERHEAD_BYTES * (len(messages) + 1)
-
-
-def _token_lengths(resolved, stats, base_dir):
-    """(rows over max_length per spec, longest row in tokens, exact?) for the local datasets.
-
-    Exact with a local tokenizer; otherwise an upper bound from the rows' UTF-8 bytes, and no
-    count of over-long rows.
-    """
-    from swiftkit import tokens
-
-    model = resolved.get("model")
-    tok_dir = tokens.find_local_tokenizer(model, base_dir) if model else None
-    max_length = resolved.get("max_length")
-    system = resolved.get("system")
-    over: dict[str, int | None] = {}
-    longest = 0
-    for st, _role in stats:
-        if st.spec.local_path is None or st.rows is None:
-            continue
-        rows = ds.read_messages(st.spec.local_path)
-        if tok_dir is None:
-            lengths = [_byte_upper_bound(m, system) for m in rows]
-        else:
-            lengths = tokens.token_lengths(
-                rows, tok_dir, system=system, template=resolved.get("template")
-            )
-        if not lengths:
-            continue
-        longest = max(longest, max(lengths))
-        if tok_dir is not None and max_length and resolved.get("truncation_strategy") == "delete":
-            over[st.spec.raw] = sum(n > max_length for n in lengths)
-    return over, longest or None, tok_dir is not None
-
-
 # More optimizer updates than any fine-tuning run makes: almost surely a typo, and listing its
 # log/eval/save steps would take minutes.
 MAX_PLANNED_STEPS = 1_000_000
@@ -268,10 +156,10 @@ def make_plan(
     findings.errors.extend(f"{recipe.path}: {p}" for p in env_problems)
     findings.warnings.extend(recipe.notices)
 
-    stats = _inspect_datasets(recipe, resolved, base, findings)
+    stats = inspect_datasets(recipe, resolved, base, findings)
     over, longest, have_tokenizer = {}, None, False
     if not findings.errors:
-        over, longest, have_tokenizer = _token_lengths(resolved, stats, base)
+        over, longest, have_tokenizer = token_lengths(resolved, stats, base)
 
     had_errors = bool(findings.errors)  # e.g. a ratio out of range: already reported
 
@@ -279,7 +167,7 @@ def make_plan(
         if not had_errors:
             findings.errors.append(f"{recipe.location('split_dataset_ratio')}: {message}")
 
-    plans, train_rows, val_rows, exact = _count_rows(stats, resolved, over, split_error)
+    plans, train_rows, val_rows, exact = count_rows(stats, resolved, over, split_error)
     if stats and not have_tokenizer and resolved.get("truncation_strategy") == "delete":
         findings.notes.append(
             "row counts are an upper bound: the tokenizer is not local, so rows longer than "
@@ -291,7 +179,7 @@ def make_plan(
             "a hub dataset cannot be counted offline: updates and max_steps are unknown until "
             "it is downloaded (or use a local copy)"
         )
-    fills = _placeholder_findings(recipe, resolved, stats, findings)
+    fills = placeholder_findings(recipe, resolved, stats, findings)
 
     schedule = None
     batch = resolved.get("per_device_train_batch_size") or 1
@@ -383,36 +271,3 @@ def make_plan(
         warnings=tuple(findings.warnings),
         notes=tuple(findings.notes),
     )
-
-
-def _placeholder_findings(recipe, resolved, stats, findings) -> bool:
-    """model_name/model_author only fill the registered swift/self-cognition dataset."""
-    named = bool(resolved.get("model_name") or resolved.get("model_author"))
-    local_with = [
-        st
-        for st, _ in stats
-        if st.is_local and st.placeholder_rows and not st.swift_fills_placeholders
-    ]
-    local_without = [st for st, _ in stats if st.is_local and not st.placeholder_rows]
-    if named and local_with:
-        findings.notes.append(
-            "swift fills {{NAME}}/{{AUTHOR}} only in its hub self-cognition dataset: swiftkit "
-            "train writes a filled copy of "
-            + ", ".join(st.spec.raw for st in local_with)
-            + " into the run directory and trains on that"
-        )
-        return True
-    if named and local_without and not local_with:
-        key = "model_name" if "model_name" in recipe.args else "model_author"
-        findings.warnings.append(
-            f"{recipe.location(key)}: {key} does nothing here: no local dataset holds "
-            "{{NAME}} or {{AUTHOR}}. Remove it, or use placeholders in your rows."
-        )
-    if local_with and not named:
-        where = recipe.location("dataset")
-        findings.warnings.append(
-            f"{where}: {local_with[0].spec.raw} holds {{{{NAME}}}}/{{{{AUTHOR}}}} but model_name "
-            "and model_author are not set: the model would learn the placeholders literally. "
-            "Set model_name: and model_author:."
-        )
-    return False
