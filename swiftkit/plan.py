@@ -208,7 +208,7 @@ def make_plan(
                 save_steps=resolved.get("save_steps"),
                 save_strategy=str(resolved.get("save_strategy") or "steps"),
                 save_total_limit=resolved.get("save_total_limit"),
-                evaluates=resolved.get("eval_strategy") == "steps",
+                eval_strategy=str(resolved.get("eval_strategy") or "no"),
             )
     if "gradient_accumulation_steps" not in recipe.args:
         findings.notes.append(

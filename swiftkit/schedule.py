@@ -65,6 +65,23 @@ def _every(interval: int | None, max_steps: int, *, final: bool) -> tuple[int, .
     return tuple(steps)
 
 
+def _epoch_ends(updates_per_epoch: int, max_steps: int) -> tuple[int, ...]:
+    """global_step at each on_epoch_end: every full epoch, and the last (maybe partial) one."""
+    ends = list(range(updates_per_epoch, max_steps + 1, updates_per_epoch))
+    if not ends or ends[-1] != max_steps:
+        ends.append(max_steps)
+    return tuple(ends)
+
+
+def _at(strategy: str, interval: int | None, max_steps: int, epoch_ends) -> tuple[int, ...]:
+    """Steps for an IntervalStrategy: `steps` (plus the final step), `epoch`, or `no`."""
+    if strategy == "steps":
+        return _every(interval, max_steps, final=True)
+    if strategy == "epoch":
+        return epoch_ends
+    return ()
+
+
 def warmup_for(max_steps: int, *, warmup_steps: float, warmup_ratio: float) -> int:
     """get_warmup_steps after swift converts warmup_ratio into a fractional warmup_steps."""
     value = warmup_ratio if warmup_ratio else warmup_steps
@@ -87,7 +104,7 @@ def make_schedule(
     save_steps: float | None = 500,
     save_strategy: str = "steps",
     save_total_limit: int | None = None,
-    evaluates: bool = False,
+    eval_strategy: str = "no",
 ) -> Schedule:
     batches, updates = updates_for(
         train_rows, world_size=world_size, batch=batch, accumulation=accumulation
@@ -97,9 +114,9 @@ def make_schedule(
     log_at = set(_every(log_every, max_steps, final=False))
     if logging_first_step and max_steps >= 1:
         log_at.add(1)
-    eval_at = _every(_absolute(eval_steps, max_steps), max_steps, final=True) if evaluates else ()
-    saving = save_strategy == "steps"
-    save_at = _every(_absolute(save_steps, max_steps), max_steps, final=True) if saving else ()
+    epoch_ends = _epoch_ends(updates, max_steps)
+    eval_at = _at(eval_strategy, _absolute(eval_steps, max_steps), max_steps, epoch_ends)
+    save_at = _at(save_strategy, _absolute(save_steps, max_steps), max_steps, epoch_ends)
     kept = save_at[-save_total_limit:] if save_total_limit and save_total_limit > 0 else save_at
     return Schedule(
         world_size=world_size,

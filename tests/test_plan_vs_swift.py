@@ -52,6 +52,26 @@ CASES = [
     pytest.param(10, "", 1, 3, 1.5, 0.0, {}, id="fractional-epochs"),
     pytest.param(30, "", 1, 5, 1, 0.2, {}, id="30rows-split0.2-g5"),
     pytest.param(24, "", 1, 4, 1, 0.0, {"max_length": 90, "long_every": 3}, id="delete-long-rows"),
+    pytest.param(
+        22,
+        "",
+        1,
+        3,
+        2.5,
+        0.1,
+        {"yaml": "eval_strategy: epoch\nsave_strategy: epoch\n"},
+        id="epoch-eval-and-save",
+    ),
+    pytest.param(
+        20,
+        "",
+        1,
+        2,
+        2,
+        0.1,
+        {"yaml": "eval_steps: 3\nsave_steps: 4\nsave_total_limit: 2\n"},
+        id="steps-rotation",
+    ),
 ]
 
 
@@ -66,8 +86,8 @@ def test_plan_max_steps_equals_trainer(
         f"model: {tiny_model}\ndataset: {data}{suffix}\nper_device_train_batch_size: {batch}\n"
         f"gradient_accumulation_steps: {acc}\nnum_train_epochs: {epochs}\n"
         f"split_dataset_ratio: {ratio}\nmax_length: {extra.get('max_length', 256)}\n"
-        "system: You are a helpful assistant.\nsave_steps: 1000\nlogging_steps: 1\n"
-        f"output_dir: {tmp_path / 'out'}\n",
+        "system: You are a helpful assistant.\nlogging_steps: 1\n"
+        f"output_dir: {tmp_path / 'out'}\n" + extra.get("yaml", "save_steps: 1000\n"),
         encoding="utf-8",
     )
     plan = make_plan(load_recipe(str(recipe_path)), environ={})
@@ -87,6 +107,16 @@ def test_plan_max_steps_equals_trainer(
     assert last["global_step/max_steps"] == f"{plan.schedule.max_steps}/{plan.schedule.max_steps}"
     size = int(result["train_dataset"].rsplit("size=", 1)[1].rstrip(")"))
     assert size == plan.train_rows
+    saved = sorted(int(p.name.split("-")[1]) for p in run.glob("checkpoint-*"))
+    assert tuple(saved) == plan.schedule.checkpoints_kept or (
+        plan.schedule.keeps_best_checkpoint
+        and set(plan.schedule.checkpoints_kept) <= set(saved) <= set(plan.schedule.save_steps_at)
+    )
+    logged = [json.loads(x) for x in (run / "logging.jsonl").read_text().splitlines()]
+    evals = [int(r["global_step/max_steps"].split("/")[0]) for r in logged if "eval_loss" in r]
+    # With eval_strategy epoch and a partial last epoch the trainer evaluates twice at the
+    # final step (at the stop and at the epoch end): the same step, so compare the steps.
+    assert tuple(sorted(set(evals))) == plan.schedule.eval_steps_at
     if ratio:
         val_size = int(result["val_dataset"].rsplit("size=", 1)[1].rstrip(")"))
         assert val_size == plan.val_rows

@@ -48,7 +48,7 @@ def test_log_eval_save_steps_with_final_save_and_eval():
         eval_steps=15,
         save_steps=15,
         save_total_limit=2,
-        evaluates=True,
+        eval_strategy="steps",
     )
     assert s.log_steps_at == (1, 5, 10, 15, 20, 25, 30, 35, 40)
     assert s.eval_steps_at == (15, 30, 40)
@@ -66,7 +66,7 @@ def test_no_eval_without_validation_and_final_save_always():
         epochs=10,
         eval_steps=50,
         save_steps=50,
-        evaluates=False,
+        eval_strategy="no",
     )
     assert s.eval_steps_at == ()
     assert s.save_steps_at == (40,)
@@ -92,3 +92,15 @@ def test_abbreviate_long_lists():
     assert abbreviate(()) == "never"
     assert abbreviate((1, 2)) == "1, 2"
     assert abbreviate(tuple(range(5, 105, 5))) == "5, 10, 15, 20, ... 95, 100 (20 in all)"
+
+
+def test_epoch_strategies_evaluate_and_save_at_epoch_ends():
+    s = make_schedule(
+        49, world_size=1, batch=1, accumulation=16, epochs=2.5,
+        eval_strategy="epoch", save_strategy="epoch",
+    )  # fmt: skip
+    assert s.max_steps == 10
+    assert s.eval_steps_at == (4, 8, 10)
+    assert s.save_steps_at == (4, 8, 10)
+    assert make_schedule(49, world_size=1, batch=1, accumulation=16, epochs=1,
+                         save_strategy="no").save_steps_at == ()  # fmt: skip
