@@ -1,4 +1,5 @@
-"""Command line: the only module that prints or picks exit codes.
+"""Command line. cli.py and its two siblings (cli_train.py, cli_runs.py) are the only modules
+that print or pick exit codes.
 
 Exit codes: 0 done, 1 training failed, 2 bad input (recipe, dataset, command line),
 3 will not fit in GPU memory (or needs a GPU this machine lacks), 130 interrupted (Ctrl-C),
@@ -49,7 +50,12 @@ def _plan(args):
     from swiftkit.recipe import load_recipe
 
     recipe = load_recipe(args.recipe, args.overrides)
-    return make_plan(recipe, gpus=[args.gpu] if getattr(args, "gpu", None) else ())
+    gpu = getattr(args, "gpu", None)
+    if gpu:
+        return make_plan(recipe, gpus=[gpu])
+    from swiftkit.hardware import detect_gpus  # nvidia-smi, no torch import
+
+    return make_plan(recipe, detected=detect_gpus())
 
 
 def cmd_ls(args) -> int:
