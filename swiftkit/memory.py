@@ -10,12 +10,12 @@ bitsandbytes quantization, DeepSpeed partitioning and liger-kernel's fused loss.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from swiftkit.models import ModelShape
+from swiftkit.swiftargs import default_accumulation
 
 GIB = 1024**3
 MIB = 1024**2
@@ -132,8 +132,8 @@ def memory_config_from_args(
         dtype = "bfloat16"
     batch = int(args.get("per_device_train_batch_size") or 1)
     accum = args.get("gradient_accumulation_steps")
-    if accum is None:  # swift: aim at an effective batch of 16
-        accum = max(1, math.ceil(16 / batch / max(world_size, 1)))
+    if accum is None:
+        accum = default_accumulation(batch, max(world_size, 1))
     deepspeed = args.get("deepspeed")
     quant = args.get("quant_method")
     bits = args.get("quant_bits")

@@ -50,11 +50,15 @@ def resolve_args(args: Mapping[str, Any], *, world_size: int) -> dict[str, Any]:
         out["learning_rate"] = 1e-5 if out.get("tuner_type") == "full" else 1e-4
     if out.get("truncation_strategy") is None:  # arguments/base_args/template_args.py:168
         out["truncation_strategy"] = "delete"
+    if out.get("val_dataset") or out.get("streaming"):  # arguments/base_args/data_args.py:129
+        out["split_dataset_ratio"] = 0.0
     has_val = bool(
         (out.get("dataset") and (out.get("split_dataset_ratio") or 0) > 0) or out.get("val_dataset")
     )  # arguments/base_args/data_args.py:141-143
     # arguments/sft_args.py:232 and _init_eval_strategy (404-415)
     strategy = out.get("eval_strategy") or out.get("save_strategy") or "steps"
+    if strategy == "no":  # _init_eval_strategy: no evaluation, so no rows held out for it
+        out["split_dataset_ratio"] = 0.0
     if not has_val:
         strategy = "no"
     out["eval_strategy"] = strategy
@@ -62,5 +66,5 @@ def resolve_args(args: Mapping[str, Any], *, world_size: int) -> dict[str, Any]:
         out["eval_steps"] = None
     elif strategy == "steps" and out.get("eval_steps") is None:
         out["eval_steps"] = out.get("save_steps")
-    out["has_validation"] = has_val
+    out["has_validation"] = has_val  # not a flag: whether swift will have validation data
     return out

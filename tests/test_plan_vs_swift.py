@@ -72,6 +72,8 @@ CASES = [
         {"yaml": "eval_steps: 3\nsave_steps: 4\nsave_total_limit: 2\n"},
         id="steps-rotation",
     ),
+    # eval_strategy no: swift drops the split (_init_eval_strategy), every row trains.
+    pytest.param(20, "", 1, 4, 1, 0.2, {"yaml": "eval_strategy: 'no'\n"}, id="no-eval-no-split"),
 ]
 
 
@@ -117,6 +119,6 @@ def test_plan_max_steps_equals_trainer(
     # With eval_strategy epoch and a partial last epoch the trainer evaluates twice at the
     # final step (at the stop and at the epoch end): the same step, so compare the steps.
     assert tuple(sorted(set(evals))) == plan.schedule.eval_steps_at
-    if ratio:
+    if plan.val_rows:
         val_size = int(result["val_dataset"].rsplit("size=", 1)[1].rstrip(")"))
         assert val_size == plan.val_rows
