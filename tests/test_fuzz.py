@@ -17,11 +17,11 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from swiftkit.cli.render import render_plan
 from swiftkit.errors import SwiftkitError
-from swiftkit.flags import load_schema
-from swiftkit.plan import make_plan
-from swiftkit.recipe import load_recipe
-from swiftkit.render import render_plan
+from swiftkit.plan.plan import make_plan
+from swiftkit.recipe.flags import load_schema
+from swiftkit.recipe.recipe import load_recipe
 
 ROW = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}
 PROJECT_FILES = {

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from swiftkit.cli import main
+from swiftkit.cli.main import main
+from swiftkit.cli.render import render_plan
 from swiftkit.errors import RecipeError
-from swiftkit.plan import make_plan
-from swiftkit.recipe import load_recipe
-from swiftkit.render import render_plan
-from swiftkit.rundir import write_provenance
+from swiftkit.plan.plan import make_plan
+from swiftkit.recipe.recipe import load_recipe
+from swiftkit.run.rundir import write_provenance
 
 PACKAGE = Path(__file__).resolve().parents[1] / "swiftkit"
 ROW = json.dumps(
@@ -352,9 +352,9 @@ def test_datasets_resolve_against_the_working_directory_bases_against_the_recipe
 
 
 def test_credential_flags_are_redacted_but_reach_swift(project):
-    from swiftkit.flags import load_schema
-    from swiftkit.launch import LaunchSpec, swift_argv
-    from swiftkit.rundir import SECRET_FLAGS, redact_argv, secret_args
+    from swiftkit.recipe.flags import load_schema
+    from swiftkit.recipe.secrets import SECRET_FLAGS, redact_argv, secret_args
+    from swiftkit.run.launch import LaunchSpec, swift_argv
 
     assert all(load_schema().get(name) for name in SECRET_FLAGS)
     write(project, BASE + "hub_token: hf_flag_secret\n")

@@ -28,8 +28,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from swiftkit.memory import GIB, estimate_memory, memory_config_from_args
-from swiftkit.models import ModelShape, resolve_model_shape
+from swiftkit.memory.estimate import GIB, estimate_memory, memory_config_from_args
+from swiftkit.memory.models import ModelShape, resolve_model_shape
 
 RESULTS = Path(__file__).with_name("results")
 BASE_FLAGS = {

@@ -31,8 +31,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from swiftkit.memory import ALL_LINEAR, MemoryConfig, estimate_memory
-from swiftkit.models import ModelShape, resolve_model_shape
+from swiftkit.memory.estimate import ALL_LINEAR, MemoryConfig, estimate_memory
+from swiftkit.memory.models import ModelShape, resolve_model_shape
 
 RESULTS = Path(__file__).with_name("results")
 DTYPES = {"bfloat16": "bfloat16", "bf16": "bfloat16", "float16": "float16", "fp16": "float16"}

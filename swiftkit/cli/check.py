@@ -1,0 +1,91 @@
+"""`swiftkit validate` and `swiftkit plan`: the checks and the plan, before a GPU is touched."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from swiftkit.cli.common import EXIT_BAD_INPUT, EXIT_OK, add_recipe_args, err, out
+
+VALIDATE_HELP = """\
+Check a recipe and its datasets: every flag against swift sft's own schema, values, datasets and
+the traps ms-swift lets through. Ends in one OK line, or lists every problem (exit code 2).
+
+example:
+  swiftkit validate qwen7b_selfcog
+  swiftkit validate recipes/my_run.yaml num_train_epochs=3
+"""
+
+PLAN_HELP = """\
+What the run will do: rows after sampling, the split and the max_length filter; effective batch;
+the exact number of optimizer updates; when it logs, evaluates and saves; peak GPU memory per card
+and whether it fits; the fixes when it does not.
+
+examples:
+  swiftkit plan qwen7b_selfcog
+  swiftkit plan qwen7b_selfcog --gpu 4090D per_device_train_batch_size=2
+  swiftkit plan qwen7b_selfcog --json | jq .max_steps
+"""
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser(
+        "validate",
+        help="check a recipe and its datasets",
+        description=VALIDATE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_recipe_args(p)
+    p.add_argument("--gpu", help="card to check memory against (e.g. 4090D, A100-80G)")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser(
+        "plan",
+        help="show batches, steps, schedule and memory for a recipe",
+        description=PLAN_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_recipe_args(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--gpu", help="card to check memory against (e.g. 4090D, A100-80G)")
+    p.set_defaults(func=cmd_plan)
+
+
+def make_cli_plan(args):
+    """The plan for a recipe named on the command line, against --gpu or the detected cards."""
+    from swiftkit.plan import make_plan
+    from swiftkit.recipe import load_recipe
+
+    recipe = load_recipe(args.recipe, args.overrides)
+    gpu = getattr(args, "gpu", None)
+    if gpu:
+        return make_plan(recipe, gpus=[gpu])
+    from swiftkit.memory.hardware import detect_gpus  # nvidia-smi, no torch import
+
+    return make_plan(recipe, detected=detect_gpus())
+
+
+def cmd_validate(args) -> int:
+    from swiftkit.cli.render import render_problems
+
+    plan = make_cli_plan(args)
+    if plan.errors:
+        err(render_problems(plan))
+        return EXIT_BAD_INPUT
+    for w in plan.warnings:
+        err(f"warning: {w}")
+    s = plan.schedule
+    steps = f", {plan.train_rows} training rows, {s.max_steps} optimizer updates" if s else ""
+    out(f"{plan.recipe_path}: OK ({len(plan.args)} flags{steps})")
+    return EXIT_OK
+
+
+def cmd_plan(args) -> int:
+    from swiftkit.cli.render import render_plan
+
+    plan = make_cli_plan(args)
+    if args.json:
+        out(json.dumps(plan.to_json(), indent=2, default=str))
+    else:
+        out(render_plan(plan))
+    return EXIT_BAD_INPUT if plan.errors else EXIT_OK

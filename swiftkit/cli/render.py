@@ -1,0 +1,141 @@
+"""Plans as text for people. Returns strings; cli.py decides where they go."""
+
+from __future__ import annotations
+
+from swiftkit.plan.plan import Plan
+from swiftkit.plan.schedule import abbreviate
+
+GIB = 1024**3
+
+
+def gib(n: int | None) -> str:
+    return "?" if n is None else f"{n / GIB:.1f} GiB"
+
+
+def _rows(plan: Plan) -> list[str]:
+    out = []
+    for d in plan.datasets:
+        if d.rows_in_file is None:
+            out.append(f"  {d.spec}: rows unknown (hub dataset, not read offline)")
+            continue
+        sampled = f" -> {d.rows_sampled} after #N" if d.rows_sampled != d.rows_in_file else ""
+        dropped = (
+            f", {d.rows_over_max_length} over max_length dropped" if d.rows_over_max_length else ""
+        )
+        role = "validation" if d.role == "val" else f"{d.train_rows} train / {d.val_rows} val"
+        out.append(f"  {d.spec}: {d.rows_in_file} rows{sampled} -> {role}{dropped}")
+    qualifier = "" if plan.rows_exact else " (upper bound)"
+    out.append(f"  total: {plan.train_rows} train, {plan.val_rows} validation{qualifier}")
+    return out
+
+
+def _schedule(plan: Plan) -> list[str]:
+    s = plan.schedule
+    if s is None:
+        return ["  unknown until every dataset can be counted"]
+    w = s.world_size
+    eff = (
+        f"  effective batch: {s.per_device_batch} per device x {s.accumulation_steps} accumulation "
+        f"x {w} process{'es' if w != 1 else ''} = {s.effective_batch_size}"
+    )
+    per_process = (
+        f"ceil({plan.train_rows} / {w}) rows per process" if w > 1 else f"{plan.train_rows} rows"
+    )
+    lines = [
+        eff,
+        f"  batches per epoch: {s.batches_per_epoch} ({per_process}, batch {s.per_device_batch})",
+        f"  updates per epoch: ceil({s.batches_per_epoch} / {s.accumulation_steps}) = "
+        f"{s.updates_per_epoch}",
+        f"  optimizer updates (max_steps): {s.max_steps} "
+        f"(ceil({s.epochs:g} epochs x {s.updates_per_epoch}))",
+        f"  warmup: {s.warmup_steps} step{'s' if s.warmup_steps != 1 else ''}",
+        f"  logs at: {abbreviate(s.log_steps_at)}",
+        f"  evaluates at: {abbreviate(s.eval_steps_at)}",
+        f"  saves at: {abbreviate(s.save_steps_at)}",
+    ]
+    if s.save_steps_at:
+        kept = ", ".join(f"checkpoint-{n}" for n in s.checkpoints_kept)
+        best = " (plus the best by eval loss, if older)" if s.keeps_best_checkpoint else ""
+        lines.append(f"  kept at the end: {kept}{best}")
+    return lines
+
+
+def _seq_source(plan: Plan) -> str:
+    m = plan.memory
+    if not m.at_max_length:
+        return " (max_length)"
+    if plan.longest_row_exact:
+        return " (the longest row, tokenized)"
+    return " (the longest row, an upper bound from its bytes: the tokenizer is not local)"
+
+
+def _memory(plan: Plan) -> list[str]:
+    m = plan.memory
+    if m is None:
+        return ["  unknown (see notes)"]
+    e = m.estimate
+    lines = [
+        f"  model shape from: {m.model_source}",
+        f"  sequence: {e.seq_len_tokens} tokens" + _seq_source(plan),
+        f"  peak allocated {gib(e.peak_allocated_bytes)}, reserved {gib(e.peak_reserved_bytes)}, "
+        f"on the device (nvidia-smi) {gib(e.device_bytes)}",
+    ]
+    for part, n in e.breakdown.items():
+        lines.append(f"    {part:<24} {gib(n):>10}")
+    if m.at_max_length:
+        a = m.at_max_length
+        lines.append(
+            f"  at full max_length ({a.seq_len_tokens} tokens): {gib(a.device_bytes)} on the device"
+        )
+    for v in m.verdicts:
+        lines.append(
+            f"  {v.card.name} ({gib(v.card.total_bytes)}): {v.verdict}, headroom "
+            f"{gib(v.headroom_bytes)}"
+        )
+    if not m.cards_detected:
+        lines.append("  (no GPU found: pass --gpu NAME for your card and what to change)")
+    for i, s in enumerate(m.suggestions, 1):
+        changes = " ".join(f"{k}={v}" for k, v in s.changes.items())
+        lines.append(
+            f"  {i}. {s.description}: {gib(s.estimate.device_bytes)}, {s.verdict} [{changes}]"
+        )
+    return lines
+
+
+def render_plan(plan: Plan) -> str:
+    lines = [f"plan for {plan.recipe} ({plan.recipe_path})", "rows:"]
+    lines += _rows(plan)
+    lines.append("schedule:")
+    lines += _schedule(plan)
+    lines.append(f"learning rate: {plan.learning_rate:g}")
+    if plan.lr_note:
+        lines.append(f"  note: {plan.lr_note}")
+    lines.append("memory (per GPU):")
+    lines += _memory(plan)
+    if plan.disk:
+        d = plan.disk
+        free = gib(d.free_bytes) if d.free_bytes is not None else "unknown"
+        lines.append(
+            f"disk: {gib(d.checkpoint_bytes)} per checkpoint x {d.checkpoints_at_once} at once = "
+            f"{gib(d.needed_bytes)}; free under {d.output_root}: {free}"
+        )
+    if plan.notes:
+        lines.append("notes:")
+        lines += [f"  - {n}" for n in plan.notes]
+    if plan.warnings:
+        lines.append("warnings:")
+        lines += [f"  - {w}" for w in plan.warnings]
+    if plan.errors:
+        lines.append("errors:")
+        lines += [f"  - {e}" for e in plan.errors]
+    return "\n".join(lines)
+
+
+def render_problems(plan: Plan) -> str:
+    lines = []
+    if plan.warnings:
+        lines += [f"warning: {w}" for w in plan.warnings]
+    n = len(plan.errors)
+    lines.append(f"{n} problem{'s' if n != 1 else ''} found:")
+    lines += [f"  - {e}" for e in plan.errors]
+    return "\n".join(lines)

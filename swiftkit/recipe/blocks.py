@@ -1,0 +1,77 @@
+"""A recipe's two reserved blocks besides `extends`: `env:` (launch settings and variables set
+before torch is imported) and `swiftkit:` (swiftkit's own settings, never passed to swift)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+LAUNCH_ENV = (
+    "CUDA_VISIBLE_DEVICES",
+    "NPROC_PER_NODE",
+    "NNODES",
+    "NODE_RANK",
+    "MASTER_ADDR",
+    "MASTER_PORT",
+)
+# swiftkit's own settings. lr_tuned_for_batch: the effective batch the learning rate was chosen
+# for (ms-swift's defaults aim at an effective batch of 16). gpu: the card to check memory against.
+SWIFTKIT_SETTINGS = {"lr_tuned_for_batch": int, "gpu": str, "description": str}
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def check_env(env: Any, where: str, problems: list[str]) -> dict[str, str]:
+    if env is None:
+        return {}
+    if not isinstance(env, dict):
+        problems.append(
+            f"{where}: env must be a mapping of environment variables (got {env!r}). "
+            "Write e.g. env: {NPROC_PER_NODE: 2}."
+        )
+        return {}
+    out = {}
+    for name, value in env.items():
+        if not isinstance(name, str) or not _ENV_NAME.match(name):
+            problems.append(
+                f"{where}: env key {name!r} is not an environment variable name. Use letters, "
+                "digits and _, not starting with a digit (e.g. NPROC_PER_NODE)."
+            )
+        elif isinstance(value, (dict, list)) or value is None:
+            problems.append(
+                f"{where}: env {name} must be a single value (got {value!r}). Write {name}: VALUE."
+            )
+        else:
+            out[name] = str(value).lower() if isinstance(value, bool) else str(value)
+    return out
+
+
+def check_settings(settings: Any, where: str, problems: list[str]) -> dict[str, Any]:
+    if settings is None:
+        return {}
+    if not isinstance(settings, dict):
+        problems.append(
+            f"{where}: swiftkit must be a mapping (got {settings!r}). "
+            "Write e.g. swiftkit: {lr_tuned_for_batch: 16}."
+        )
+        return {}
+    out = {}
+    for key, value in settings.items():
+        kind = SWIFTKIT_SETTINGS.get(key)
+        if kind is None:
+            known = ", ".join(SWIFTKIT_SETTINGS)
+            problems.append(
+                f"{where}: swiftkit.{key} is not a swiftkit setting. Use one of: {known}."
+            )
+        elif kind is int and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            problems.append(
+                f"{where}: swiftkit.{key} must be a positive integer (got {value!r}). "
+                f"Write e.g. {key}: 16 under swiftkit:."
+            )
+        elif kind is str and not isinstance(value, str):
+            problems.append(
+                f"{where}: swiftkit.{key} must be a string (got {value!r}). "
+                f'Quote it: {key}: "{value}".'
+            )
+        else:
+            out[key] = value
+    return out

@@ -1,0 +1,179 @@
+"""Recipes: finding them, `extends` chains, key=value overrides, renames and typing of every key.
+
+A recipe is a flat YAML mapping whose keys are `swift sft` flags, plus three reserved blocks:
+`extends` (a base recipe), `env` (launch settings such as NPROC_PER_NODE) and `swiftkit`
+(settings of swiftkit itself, never passed to swift).
+
+Relative paths are resolved one way everywhere: a recipe named by path and a base named by
+`extends` resolve against the directory of the file that names them; dataset and model paths
+inside a recipe resolve against the working directory, as `swift sft` itself does.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from swiftkit.errors import RecipeError, ValidationError
+from swiftkit.recipe.blocks import LAUNCH_ENV, check_env, check_settings
+from swiftkit.recipe.flags import FlagSchema, coerce_value, load_schema
+from swiftkit.recipe.lookup import find_recipe, load_chain
+from swiftkit.recipe.yamlfile import parse_override
+
+RESERVED_KEYS = ("extends", "env", "swiftkit")
+# Keys people write that swift sft has no flag for, and what ms-swift does instead.
+NOT_FLAGS = {
+    "trust_remote_code": (
+        "ms-swift 4.6 always loads models with trust_remote_code=True "
+        "(swift/model/register.py:161), so a model's own Python code runs. Remove the line, "
+        "and train only models whose repository you trust."
+    ),
+}
+OVERRIDE = "command line"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A recipe after extends, overrides and renames; every value typed for its swift flag."""
+
+    name: str
+    path: Path
+    args: Mapping[str, Any]
+    env: Mapping[str, str]
+    settings: Mapping[str, Any]
+    where: Mapping[str, str] = field(default_factory=dict)  # key -> "file:line" or OVERRIDE
+    notices: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()  # type and key errors, reported with the other checks
+    chain: tuple[Path, ...] = ()
+
+    def location(self, key: str) -> str:
+        """`file:line` where `key` was set, or the recipe file when it was not set."""
+        return self.where.get(key, str(self.path))
+
+
+def _type_flag(
+    key: str, value: Any, where: str, schema: FlagSchema, problems: list[str], notices: list[str]
+) -> tuple[str, Any] | None:
+    """Check one flag: its name (with renames and did-you-mean) and its value's type."""
+    name = key
+    if schema.get(key) is None and key in schema.renames:
+        name = schema.renames[key]
+        notices.append(f"{where}: {key} is the ms-swift 3.x name of {name}; using {name}.")
+    flag = schema.get(name)
+    if flag is None:
+        if key in schema.removed:
+            problems.append(f"{where}: {key} was removed from ms-swift. {schema.removed[key]}")
+            return None
+        if key in NOT_FLAGS:
+            problems.append(
+                f"{where}: {key} is not a swift sft flag (got {value!r}): {NOT_FLAGS[key]}"
+            )
+            return None
+        near = schema.suggest(key)
+        hint = f"Did you mean {near}?" if near else "See python -m swiftkit flags for the list."
+        problems.append(f"{where}: {key} is not a swift sft flag. {hint}")
+        return None
+    try:
+        return name, coerce_value(flag, value)
+    except ValueError as e:
+        fix = f"Write {name}: {_example(flag)}." if _example(flag) else "Fix the value."
+        problems.append(f"{where}: {name} {e}. {fix}")
+        return None
+
+
+def _example(flag) -> str:
+    if flag.choices:
+        return str(flag.choices[0])
+    return {"int": "8", "float": "0.0001", "bool": "true", "list": "[a, b]"}.get(flag.kind, "")
+
+
+def load_recipe(ref: str, overrides: Sequence[str] = (), *, base_dir: Path | None = None) -> Recipe:
+    """Read a recipe and its bases, apply overrides, type every value.
+
+    Fatal problems (missing file, YAML syntax, cycles) raise RecipeError at once; key and value
+    problems are collected in Recipe.problems so that they are reported with the other checks.
+    """
+    path = find_recipe(ref, base_dir=base_dir)
+    schema = load_schema()
+    problems: list[str] = []
+    notices: list[str] = []
+    args: dict[str, Any] = {}
+    where: dict[str, str] = {}
+    env: dict[str, str] = {}
+    settings: dict[str, Any] = {}
+
+    def put(key: str, value: Any, loc: str) -> None:
+        if key == "env":
+            env.update(check_env(value, loc, problems))
+            return
+        if key == "swiftkit":
+            settings.update(check_settings(value, loc, problems))
+            return
+        typed = _type_flag(key, value, loc, schema, problems, notices)
+        if typed is None:
+            return
+        name, val = typed
+        args.pop(name, None)  # re-insert so the order shows where the value came from
+        args[name] = val
+        where[name] = loc
+
+    chain = load_chain(path)
+    for file_path, doc in chain:
+        for key, value in doc.values.items():
+            if key == "extends":
+                continue
+            loc = f"{file_path}:{doc.lines[key]}"
+            renamed = schema.renames.get(key) if schema.get(key) is None else None
+            if renamed and renamed in doc.values:
+                problems.append(
+                    f"{loc}: {key} and {renamed} are both set ({key} is the old name). "
+                    f"Keep only {renamed}."
+                )
+                continue
+            put(key, value, loc)
+
+    for text in overrides:
+        try:
+            key, value = parse_override(text)
+        except RecipeError as e:
+            problems.append(str(e))
+            continue
+        if key in RESERVED_KEYS:
+            problems.append(
+                f"override {text!r}: {key} cannot be overridden from the command line. "
+                "Edit the recipe file, or set environment variables directly."
+            )
+            continue
+        put(key, value, f"{OVERRIDE} ({key}=...)")
+
+    return Recipe(
+        name=path.stem,
+        path=path,
+        args=args,
+        env=env,
+        settings=settings,
+        where=where,
+        notices=tuple(notices),
+        problems=tuple(problems),
+        chain=tuple(p for p, _ in chain),
+    )
+
+
+def load_recipe_or_raise(
+    ref: str, overrides: Sequence[str] = (), *, base_dir: Path | None = None
+) -> Recipe:
+    recipe = load_recipe(ref, overrides, base_dir=base_dir)
+    if recipe.problems:
+        raise ValidationError.from_problems(list(recipe.problems))
+    return recipe
+
+
+def launch_env(recipe: Recipe, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The launch settings: the recipe's env block, filled in from the process environment."""
+    environ = os.environ if environ is None else environ
+    out = {k: environ[k] for k in LAUNCH_ENV if k in environ}
+    out.update(recipe.env)
+    return out

@@ -1,0 +1,89 @@
+"""The command line on the shipped recipes: one-line validate, ls, --json, refusing GPU recipes."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from swiftkit.cli.main import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def in_repo(monkeypatch):
+    monkeypatch.chdir(REPO)
+
+
+def run(argv, capsys):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_validate_ends_in_one_positive_line(in_repo, capsys):
+    code, out, _ = run(["validate", "qwen7b_selfcog"], capsys)
+    assert code == 0
+    assert out == (
+        f"{REPO}/recipes/qwen7b_selfcog.yaml: OK (23 flags, 50 training rows, "
+        "40 optimizer updates)\n"
+    )
+
+
+def test_ls_lists_model_tuner_and_effective_batch(in_repo, capsys):
+    code, out, _ = run(["ls"], capsys)
+    assert code == 0
+    assert "qwen7b_selfcog  Qwen/Qwen2.5-7B-Instruct  lora  effective batch 1 x 16 x 1 = 16" in out
+
+
+def test_plan_json_is_one_object(in_repo, capsys):
+    code, out, _ = run(["plan", "qwen7b_selfcog", "--json", "--gpu", "4090D"], capsys)
+    data = json.loads(out)
+    assert code == 0
+    assert data["effective_batch_size"] == 16 and data["max_steps"] == 40
+    assert data["memory"]["verdict"] == "fits"
+    assert data["memory"]["verdicts"][0]["card"] == "NVIDIA GeForce RTX 4090 D"
+
+
+def test_plan_json_with_errors_exits_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "r.yaml").write_text("model: m\ndataset: nope.json\n")
+    code, out, _ = run(["plan", "r.yaml", "--json"], capsys)
+    assert code == 2
+    assert json.loads(out)["errors"]
+
+
+def test_gpu_recipe_without_gpu_fails_fast_before_any_download(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no nvidia-smi: no GPU
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"extends: {REPO}/recipes/qwen7b_selfcog.yaml\noutput_dir: {tmp_path}/o\n")
+    code, _, err = run(["train", str(recipe)], capsys)
+    assert code == 3
+    assert err == (
+        f"{recipe}: torch_dtype bfloat16 needs a GPU and none was found. Run it on a GPU "
+        "machine; on CPU use torch_dtype: float32 and use_cpu: true (python -m swiftkit demo "
+        "shows a CPU run).\n"
+    )
+    assert not (tmp_path / "o").exists()
+    code, _, err = run(["train", str(recipe), "use_cpu=true", "torch_dtype=float32"], capsys)
+    assert code == 3
+    assert "7.6B parameters will not train on a CPU" in err
+
+
+def test_overrides_may_follow_options(in_repo, capsys):
+    code, out, _ = run(
+        ["plan", "qwen7b_selfcog", "--json", "--gpu", "T4", "max_length=4096"], capsys
+    )
+    assert code == 0
+    assert json.loads(out)["memory"]["at_max_length"]["seq_len_tokens"] == 4096
+
+
+def test_every_documented_subcommand_is_registered(capsys):
+    from swiftkit.cli.main import build_parser
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    commands = build_parser()._subparsers._group_actions[0].choices
+    for name in ("ls", "validate", "plan", "train", "demo", "status", "compare", "flags", "gpus"):
+        assert name in commands
+        assert f"python -m swiftkit {name}" in readme
