@@ -33,14 +33,24 @@ def _schedule(plan: Plan) -> list[str]:
     s = plan.schedule
     if s is None:
         return ["  unknown until every dataset can be counted"]
-    w = s.world_size
+    w, dp = s.world_size, s.data_parallel_size
+    ranks = f"{w} process{'es' if w != 1 else ''}"
+    if s.sequence_parallel > 1:
+        sp = s.sequence_parallel
+        ranks = f"{dp} data-parallel rank{'s' if dp != 1 else ''} ({w} processes / SP {sp})"
     eff = (
         f"  effective batch: {s.per_device_batch} per device x {s.accumulation_steps} accumulation "
-        f"x {w} process{'es' if w != 1 else ''} = {s.effective_batch_size}"
+        f"x {ranks} = {s.effective_batch_size}"
     )
-    per_process = (
-        f"ceil({plan.train_rows} / {w}) rows per process" if w > 1 else f"{plan.train_rows} rows"
-    )
+    if s.sequence_parallel > 1:
+        per_process = f"ceil({plan.train_rows} / {dp}) = {s.rows_per_process} rows per SP group"
+    elif w > 1:
+        per_process = (
+            f"{plan.train_rows} // {w} = {s.rows_per_process} rows per process, the remainder "
+            "dropped"
+        )
+    else:
+        per_process = f"{plan.train_rows} rows"
     lines = [
         eff,
         f"  batches per epoch: {s.batches_per_epoch} ({per_process}, batch {s.per_device_batch})",
@@ -48,6 +58,11 @@ def _schedule(plan: Plan) -> list[str]:
         f"{s.updates_per_epoch}",
         f"  optimizer updates (max_steps): {s.max_steps} "
         f"(ceil({s.epochs:g} epochs x {s.updates_per_epoch}))",
+        *(
+            [f"  stops at step {s.last_step}: the end of epoch {s.max_epochs} (max_epochs)"]
+            if s.last_step < s.max_steps
+            else []
+        ),
         f"  warmup: {s.warmup_steps} step{'s' if s.warmup_steps != 1 else ''}",
         f"  logs at: {abbreviate(s.log_steps_at)}",
         f"  evaluates at: {abbreviate(s.eval_steps_at)}",
@@ -57,6 +72,7 @@ def _schedule(plan: Plan) -> list[str]:
         kept = ", ".join(f"checkpoint-{n}" for n in s.checkpoints_kept)
         best = " (plus the best by eval loss, if older)" if s.keeps_best_checkpoint else ""
         lines.append(f"  kept at the end: {kept}{best}")
+        lines.append(f"  at most {s.checkpoints_at_once} checkpoint folders exist at once")
     return lines
 
 
@@ -82,6 +98,17 @@ def _memory(plan: Plan) -> list[str]:
     ]
     for part, n in e.breakdown.items():
         lines.append(f"    {part:<24} {gib(n):>10}")
+    if m.gpus_per_process > 1:
+        lines.append(
+            f"  per GPU: device_map splits the model over {m.gpus_per_process} GPUs a process"
+        )
+    if m.sequence_parallel > 1:
+        lines.append(
+            f"  sequence parallel {m.sequence_parallel}: the sequence is split, each GPU holds "
+            f"1/{m.sequence_parallel} of the tokens"
+        )
+    if m.cpu_offload_bytes:
+        lines.append(f"  CPU RAM for ZeRO offload (this node): {gib(m.cpu_offload_bytes)}")
     if m.at_max_length:
         a = m.at_max_length
         lines.append(
@@ -119,6 +146,14 @@ def render_plan(plan: Plan) -> str:
             f"disk: {gib(d.checkpoint_bytes)} per checkpoint x {d.checkpoints_at_once} at once = "
             f"{gib(d.needed_bytes)}; free under {d.output_root}: {free}"
         )
+        c = plan.memory.checkpoint if plan.memory else None
+        if c is not None:
+            optimizer = (
+                f", optimizer {gib(c.optimizer_bytes + c.deepspeed_weights_bytes)}"
+                if c.optimizer_bytes
+                else " (save_only_model: no optimizer)"
+            )
+            lines.append(f"  one checkpoint: weights {gib(c.weights_bytes)}{optimizer}")
     if plan.notes:
         lines.append("notes:")
         lines += [f"  - {n}" for n in plan.notes]

@@ -101,7 +101,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         spec = train.prepare_run(recipe, plan, resolved, base_dir=Path.cwd())
     out(f"run directory: {spec.run_dir}")
     code, failure = train.run_and_record(spec)
-    summary = train.summarize_run(spec.run_dir, plan.schedule.max_steps if plan.schedule else None)
+    summary = train.summarize_run(spec.run_dir, plan.schedule.last_step if plan.schedule else None)
     out(_render_summary(summary))
     if isinstance(failure, SwiftkitError):
         raise failure

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from swiftkit.memory.models import ModelShape
+from swiftkit.memory.offload import apply_offload
 from swiftkit.recipe.swiftargs import default_accumulation
 
 GIB = 1024**3
@@ -82,6 +83,7 @@ class MemoryConfig:
     lora_dropout: float = 0.05
     optim: str = "adamw_torch_fused"
     gradient_accumulation_steps: int = 1
+    gpus_per_process: int = 1  # >= 2: device_map splits the model (memory/devicemap.py)
     notes: tuple[str, ...] = field(default=(), compare=False)
 
 
@@ -93,6 +95,7 @@ class MemoryEstimate:
     breakdown: Mapping[str, int]
     seq_len_tokens: int
     notes: tuple[str, ...] = ()
+    cpu_offload_bytes: int = 0  # per process: what ZeRO offload keeps in CPU RAM instead
 
 
 def _norm_dtype(value: Any) -> str | None:
@@ -236,6 +239,9 @@ def estimate_memory(shape: ModelShape, cfg: MemoryConfig) -> MemoryEstimate:
         params_b //= world
         biggest_layer = shape.layer_linear_params() + shape.layer_other_params()
         frozen += 2 * biggest_layer * dt  # gathered layer + prefetch
+    frozen, params_b, grads_b, opt_b, cpu_b = apply_offload(  # ZeRO-Offload: to CPU RAM
+        shape, cfg.deepspeed, stage, dt, trainable * trainable_dt, frozen, params_b, grads_b, opt_b
+    )
     if world > 1 and stage < 0:
         grads_b *= 2  # DDP keeps its own gradient buckets next to .grad
     foreach_b = 0
@@ -287,4 +293,5 @@ def estimate_memory(shape: ModelShape, cfg: MemoryConfig) -> MemoryEstimate:
         breakdown=breakdown,
         seq_len_tokens=cfg.seq_len_tokens,
         notes=tuple(notes),
+        cpu_offload_bytes=int(cpu_b),
     )

@@ -7,11 +7,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from swiftkit.memory.estimate import MemoryConfig, MemoryEstimate, estimate_memory
+from swiftkit.memory.devicemap import estimate_for as estimate_memory
+from swiftkit.memory.estimate import MemoryConfig, MemoryEstimate
 from swiftkit.memory.gpus import GpuCard
 from swiftkit.memory.models import ModelShape
 
 FITS, TIGHT, WILL_NOT_FIT = "fits", "tight", "will not fit"
+# ZeRO-Offload is offered when what it moves (trainable weights, their gradients and optimizer
+# states) is at least this share of the GPU figure: full fine-tuning, not LoRA.
+OFFLOAD_MIN_SHARE = 0.10
 TIGHT_FRACTION = 0.10  # under 10% of the card left: tight
 _ORDER = {FITS: 0, TIGHT: 1, WILL_NOT_FIT: 2}
 
@@ -95,7 +99,8 @@ def _zero3(shape: ModelShape, cfg: MemoryConfig, card: GpuCard):
             continue
         gpus = max(gpus, world)
         accum = max(1, math.ceil(cfg.gradient_accumulation_steps * world / gpus))
-        new = replace(cfg, deepspeed="zero3", world_size=gpus, gradient_accumulation_steps=accum)
+        new = replace(cfg, deepspeed="zero3", world_size=gpus, gradient_accumulation_steps=accum,
+                      gpus_per_process=1)  # fmt: skip
         if judge(estimate_memory(shape, new), card).verdict != WILL_NOT_FIT or gpus == 8:
             return (
                 f"DeepSpeed ZeRO-3 over {gpus} GPUs (NPROC_PER_NODE={gpus}), "
@@ -105,6 +110,29 @@ def _zero3(shape: ModelShape, cfg: MemoryConfig, card: GpuCard):
                 new,
             )  # fmt: skip
     return None
+
+
+def _offload(shape: ModelShape, cfg: MemoryConfig) -> list:
+    """ZeRO-Offload (swift's zero2_offload / zero3_offload presets): the same training, slower
+    optimizer steps, the optimizer states (and for zero3_offload the weights) in CPU RAM."""
+    parts = estimate_memory(shape, cfg).breakdown
+    movable = sum(parts.get(k, 0) for k in ("optimizer_states", "gradients", "trainable_params"))
+    if cfg.gpus_per_process > 1 or movable < OFFLOAD_MIN_SHARE * sum(parts.values()):
+        return []  # device_map refuses DeepSpeed; or too little to move (LoRA)
+    out = []
+    for preset, what in (("zero2_offload", "optimizer states and gradients"),
+                         ("zero3_offload", "optimizer states, gradients and weights")):  # fmt: skip
+        if cfg.deepspeed == preset or (preset == "zero2_offload" and "zero3" in str(cfg.deepspeed)):
+            continue
+        new = replace(cfg, deepspeed=preset)
+        ram = estimate_memory(shape, new).cpu_offload_bytes * max(cfg.world_size, 1)
+        out.append((
+            f"deepspeed {preset}: {what} in CPU RAM (about {ram / 2**30:.0f} GiB for "
+            f"{max(cfg.world_size, 1)} process{'es' if cfg.world_size > 1 else ''}), "
+            "the same training with slower optimizer steps",
+            {"deepspeed": preset}, new,
+        ))  # fmt: skip
+    return out
 
 
 def suggest_changes(shape: ModelShape, cfg: MemoryConfig, card: GpuCard) -> list[Suggestion]:
@@ -120,6 +148,7 @@ def suggest_changes(shape: ModelShape, cfg: MemoryConfig, card: GpuCard) -> list
         options.append(("use_liger_kernel true: fused cross-entropy, no full logits "
                         "(pip install liger-kernel)", {"use_liger_kernel": True},
                         replace(cfg, use_liger_kernel=True)))  # fmt: skip
+    options.extend(_offload(shape, cfg))
     if cfg.tuner_type != "full" and not cfg.quant_method:
         options.append(("QLoRA: quant_method bnb, quant_bits 4 (pip install bitsandbytes)",
                         {"quant_method": "bnb", "quant_bits": 4},

@@ -1,9 +1,9 @@
 """Disk room for a run's checkpoints, checked before training starts.
 
-A checkpoint holds the trainable weights (the adapter, or the whole model for full
-fine-tuning) and the optimizer states: the memory estimate's `trainable_params` and
-`optimizer_states` parts. While a new checkpoint is written the oldest one still exists, so
-`save_total_limit + 1` checkpoints are on disk at once.
+One checkpoint's size is swiftkit.memory.checkpoint.checkpoint_size (weights, and the whole
+optimizer unless save_only_model); how many exist at once is the rotation replayed in
+checkpoints.py (save_total_limit <= 0 keeps all, the newest is written before the oldest is
+deleted, and the best by eval loss is never deleted).
 """
 
 from __future__ import annotations
@@ -12,10 +12,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from swiftkit.memory.checkpoint import CheckpointSize
 from swiftkit.plan.schedule import Schedule
-
-# Scheduler, RNG state, trainer_state.json, configs and the tokenizer copy: small, but not nothing.
-CHECKPOINT_OVERHEAD_BYTES = 16 * 1024**2
 
 
 @dataclass(frozen=True)
@@ -38,17 +36,9 @@ def _existing_parent(path: Path) -> Path | None:
     return None
 
 
-def plan_disk(
-    output_root: Path, breakdown, schedule: Schedule | None, limit: int | None
-) -> DiskPlan:
-    per_checkpoint = (
-        int(breakdown.get("trainable_params", 0))
-        + int(breakdown.get("optimizer_states", 0))
-        + CHECKPOINT_OVERHEAD_BYTES
-    )
-    saves = len(schedule.save_steps_at) if schedule else 1
-    at_once = min(saves, limit + 1) if limit else saves
-    at_once = max(at_once, 1)
+def plan_disk(output_root: Path, checkpoint: CheckpointSize, schedule: Schedule | None) -> DiskPlan:
+    per_checkpoint = checkpoint.total_bytes
+    at_once = max(schedule.checkpoints_at_once if schedule else 1, 1)
     parent = _existing_parent(output_root)
     free = shutil.disk_usage(parent).free if parent is not None else None
     return DiskPlan(

@@ -6,15 +6,20 @@ Glue between plan.py and the estimator (models, memory, gpus, fit); imports no t
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from swiftkit.memory.estimate import MemoryEstimate, estimate_memory, memory_config_from_args
+from swiftkit.memory.checkpoint import CheckpointSize, checkpoint_size
+from swiftkit.memory.devicemap import estimate_for
+from swiftkit.memory.estimate import MemoryEstimate, memory_config_from_args
 from swiftkit.memory.fit import Suggestion, Verdict, judge, suggest_changes
 from swiftkit.memory.gpus import COMMON_CARDS, GpuCard, find_card
 from swiftkit.memory.models import resolve_model_shape
+from swiftkit.recipe.layout import Layout
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,10 @@ class MemoryPlan:
     cards_detected: bool
     verdicts: tuple[Verdict, ...]
     suggestions: tuple[Suggestion, ...]
+    checkpoint: CheckpointSize | None = None  # one checkpoint folder on disk
+    gpus_per_process: int = 1  # >= 2: device_map splits the model; figures are per GPU
+    sequence_parallel: int = 1  # each GPU holds seq / SP tokens of activations
+    cpu_offload_bytes: int = 0  # CPU RAM that ZeRO offload needs on one node (all its processes)
 
     @property
     def verdict(self) -> str | None:
@@ -42,6 +51,14 @@ class MemoryPlan:
             "device_bytes": e.device_bytes,
             "breakdown": dict(e.breakdown),
             "seq_len_tokens": e.seq_len_tokens,
+            "gpus_per_process": self.gpus_per_process,
+            "sequence_parallel_size": self.sequence_parallel,
+            "cpu_offload_bytes": self.cpu_offload_bytes,
+            "checkpoint": (
+                {**asdict(self.checkpoint), "total_bytes": self.checkpoint.total_bytes}
+                if self.checkpoint
+                else None
+            ),
             "at_max_length": _estimate_json(self.at_max_length) if self.at_max_length else None,
             "verdict": self.verdict,
             "verdicts": [
@@ -91,6 +108,7 @@ def plan_memory(
     gpus: Sequence[str],
     findings,
     detected: Sequence[GpuCard] = (),
+    layout: Layout | None = None,
 ) -> MemoryPlan | None:
     names = list(gpus) or ([recipe.settings["gpu"]] if recipe.settings.get("gpu") else [])
     for name in names:
@@ -110,12 +128,24 @@ def plan_memory(
         return None
     max_length = resolved.get("max_length") or shape.max_position_embeddings
     seq = min(longest_row_tokens, max_length) if longest_row_tokens else max_length
-    cfg = memory_config_from_args(resolved, world_size=world_size, seq_len_tokens=seq)
-    estimate = estimate_memory(shape, cfg)
+    args = dict(resolved)
+    if layout is not None and layout.deepspeed is not None:
+        args["deepspeed"] = layout.deepspeed.memory_name  # JSON configs named like the presets
+    sp = layout.sequence_parallel if layout else 1
+    per_process = layout.gpus_per_process if layout else 1
+    check_ring_attention(recipe, resolved, shape, sp, findings)
+
+    def config(tokens: int):
+        # Sequence parallel: each GPU of an SP group holds ceil(seq / SP) tokens (Ulysses).
+        per_gpu = math.ceil(tokens / sp)
+        cfg = memory_config_from_args(args, world_size=world_size, seq_len_tokens=per_gpu)
+        return replace(cfg, gpus_per_process=per_process)
+
+    cfg = config(seq)
+    estimate = estimate_for(shape, cfg)
     at_max = None
     if seq != max_length:
-        full = memory_config_from_args(resolved, world_size=world_size, seq_len_tokens=max_length)
-        at_max = estimate_memory(shape, full)
+        at_max = estimate_for(shape, config(max_length))
     cards, targeted = target_cards(names, detected)
     if targeted and str(resolved.get("torch_dtype")) in ("bfloat16", "bf16"):
         for card in cards:
@@ -129,6 +159,15 @@ def plan_memory(
     failing = [v for v in verdicts if v.verdict != "fits"]
     if targeted and failing:
         suggestions = tuple(suggest_changes(shape, cfg, failing[0].card))
+    cpu_ram = estimate.cpu_offload_bytes * (layout.nproc_per_node if layout else 1)
+    if cpu_ram and detected and cpu_ram > _system_ram_bytes():
+        findings.warnings.append(
+            f"{recipe.location('deepspeed')}: ZeRO offload needs about {cpu_ram / 2**30:.0f} GiB "
+            f"of CPU RAM on this node (got deepspeed {resolved.get('deepspeed')!r}) but it has "
+            f"{_system_ram_bytes() / 2**30:.0f} GiB. Use zero2_offload instead of zero3_offload, "
+            "fewer processes per node, or a machine with more RAM."
+        )
+    zero = layout.deepspeed.stage if layout and layout.deepspeed else None
     return MemoryPlan(
         model_source=shape.source,
         param_count=shape.param_count(),
@@ -137,4 +176,36 @@ def plan_memory(
         cards_detected=targeted,
         verdicts=verdicts,
         suggestions=suggestions,
+        checkpoint=checkpoint_size(
+            shape, cfg, save_only_model=bool(resolved.get("save_only_model")), zero_stage=zero
+        ),
+        gpus_per_process=per_process,
+        sequence_parallel=sp,
+        cpu_offload_bytes=cpu_ram,
     )
+
+
+def _system_ram_bytes() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62  # unknown: never warn
+
+
+def check_ring_attention(recipe, resolved, shape, sp: int, findings) -> None:
+    """swift/sequence_parallel/sequence_parallel.py `_init_device_mesh`: the Ulysses group is
+    gcd(key-value heads, SP); the rest of SP becomes ring attention, and `prepare` raises
+    "needs ulysses/ring-attention, which needs --padding_free true" without padding_free."""
+    if sp <= 1 or resolved.get("padding_free"):
+        return
+    heads = shape.num_kv_heads or shape.num_heads
+    ring = sp // math.gcd(heads, sp)
+    if ring > 1:
+        findings.errors.append(
+            f"{recipe.location('sequence_parallel_size')}: sequence_parallel_size needs "
+            f"padding_free: true with this model (got {sp}, and the model has {heads} key-value "
+            f"heads): swift splits the heads over gcd({heads}, {sp}) = {sp // ring} GPUs and the "
+            f"rest ({ring}) becomes ring attention, which needs padding_free "
+            "(swift/sequence_parallel/sequence_parallel.py prepare). Set padding_free: true, or "
+            f"use a sequence_parallel_size that divides {heads}."
+        )

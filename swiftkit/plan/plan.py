@@ -22,8 +22,15 @@ from swiftkit.plan.rowplan import (
     token_lengths,
 )
 from swiftkit.plan.schedule import Schedule, make_schedule, updates_for
+from swiftkit.plan.stepchecks import (
+    check_max_epochs,
+    rows_per_rank_problem,
+    schedule_json,
+    schedule_options,
+)
 from swiftkit.recipe.checks import check_recipe
 from swiftkit.recipe.flags import load_schema
+from swiftkit.recipe.layout import plan_layout
 from swiftkit.recipe.recipe import Recipe, launch_env
 from swiftkit.recipe.secrets import redact_args, redact_env
 from swiftkit.recipe.swiftargs import output_root, resolve_args, world_size_from_env
@@ -85,6 +92,7 @@ class Plan:
             "num_train_epochs": s.epochs if s else None,
             "max_steps": s.max_steps if s else None,
             "warmup_steps": s.warmup_steps if s else None,
+            **schedule_json(s),
             "logging_steps_at": list(s.log_steps_at) if s else [],
             "eval_steps_at": list(s.eval_steps_at) if s else [],
             "save_steps_at": list(s.save_steps_at) if s else [],
@@ -120,13 +128,17 @@ def _lr_note(lr: float, effective: int, tuned_for: int, explicit: bool) -> str |
 MAX_PLANNED_STEPS = 1_000_000
 
 
-def _too_many_steps(rows, resolved, world_size, batch, accumulation) -> tuple[str, str] | None:
+def _too_many_steps(rows, resolved, layout, batch, accumulation) -> tuple[str, str] | None:
     flag = int(resolved.get("max_steps") or -1)
     if flag > 0:
         steps, key = flag, "max_steps"
     else:
         _, updates = updates_for(
-            rows, world_size=world_size, batch=batch, accumulation=accumulation
+            rows,
+            world_size=layout.world_size,
+            batch=batch,
+            accumulation=accumulation,
+            sequence_parallel=layout.sequence_parallel,
         )
         steps, key = (
             math.ceil(float(resolved.get("num_train_epochs") or 0) * updates),
@@ -155,6 +167,9 @@ def make_plan(
     findings = check_recipe(recipe, resolved)
     findings.errors.extend(f"{recipe.path}: {p}" for p in env_problems)
     findings.warnings.extend(recipe.notices)
+    layout = plan_layout(recipe, resolved, env, world_size=world_size, base_dir=base,
+                         detected_gpus=len(detected) or None, errors=findings.errors,
+                         notes=findings.notes)  # fmt: skip
 
     stats = inspect_datasets(recipe, resolved, base, findings)
     over, longest, have_tokenizer = {}, None, False
@@ -190,7 +205,9 @@ def make_plan(
                 f"{recipe.path}: no training rows are left after the split and the max_length "
                 "filter. Lower split_dataset_ratio or raise max_length."
             )
-        elif too_many := _too_many_steps(train_rows, resolved, world_size, batch, accumulation):
+        elif too_few := rows_per_rank_problem(recipe, train_rows, layout):
+            findings.errors.append(too_few)
+        elif too_many := _too_many_steps(train_rows, resolved, layout, batch, accumulation):
             findings.errors.append(f"{recipe.location(too_many[0])}: {too_many[1]}")
         else:
             schedule = make_schedule(
@@ -209,7 +226,9 @@ def make_plan(
                 save_strategy=str(resolved.get("save_strategy") or "steps"),
                 save_total_limit=resolved.get("save_total_limit"),
                 eval_strategy=str(resolved.get("eval_strategy") or "no"),
+                **schedule_options(resolved, layout),
             )
+            check_max_epochs(recipe, resolved, schedule, findings.warnings)
     if "gradient_accumulation_steps" not in recipe.args:
         findings.notes.append(
             f"gradient_accumulation_steps is not set: swift uses ceil(16 / {batch} / {world_size})"
@@ -217,7 +236,7 @@ def make_plan(
         )
 
     tuned_for = recipe.settings.get("lr_tuned_for_batch", DEFAULT_LR_BATCH)
-    effective = batch * accumulation * world_size
+    effective = batch * accumulation * layout.data_parallel_size
     lr = float(resolved["learning_rate"])
     lr_note = _lr_note(lr, effective, tuned_for, "lr_tuned_for_batch" in recipe.settings)
 
@@ -232,15 +251,11 @@ def make_plan(
             gpus=gpus,
             findings=findings,
             detected=detected,
+            layout=layout,
         )
     disk = None
-    if memory is not None:
-        disk = plan_disk(
-            output_root(resolved, base),
-            memory.estimate.breakdown,
-            schedule,
-            resolved.get("save_total_limit"),
-        )
+    if memory is not None and memory.checkpoint is not None:
+        disk = plan_disk(output_root(resolved, base), memory.checkpoint, schedule)
         if not disk.fits:
             findings.warnings.append(
                 f"{recipe.location('output_dir')}: the checkpoints need about "

@@ -3,13 +3,18 @@
 Sources (installed transformers): trainer.py `set_initial_training_values` (updates per epoch,
 max_steps), trainer_callback.py `compute_steps` (ratios < 1 for logging/eval/save steps) and
 `DefaultFlowCallback.on_step_end` (when it logs, evaluates and saves, and the final eval/save),
-training_args.py `get_warmup_steps`, trainer_utils.py `rotate_checkpoints`.
+training_args.py `get_warmup_steps`. ms-swift: swift/dataloader/shard.py `BatchSamplerShard` and
+swift/sequence_parallel/utils.py `SequenceParallelSampler` (rows per process),
+swift/trainers/patcher.py `DefaultFlowCallbackNew` (the final eval/save, and `max_epochs`).
+Checkpoint rotation is in checkpoints.py.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+from swiftkit.plan.checkpoints import plan_rotation
 
 # A schedule longer than this lists its first and last steps only.
 MAX_LISTED_STEPS = 12
@@ -20,10 +25,10 @@ class Schedule:
     world_size: int
     per_device_batch: int
     accumulation_steps: int
-    effective_batch_size: int
+    effective_batch_size: int  # batch x accumulation x data-parallel ranks
     batches_per_epoch: int
     updates_per_epoch: int
-    max_steps: int
+    max_steps: int  # what the trainer sizes warmup and the LR schedule by
     epochs: float
     warmup_steps: int
     logging_steps: int
@@ -32,19 +37,56 @@ class Schedule:
     save_steps_at: tuple[int, ...]
     checkpoints_kept: tuple[int, ...]
     keeps_best_checkpoint: bool
+    # Below: defaults keep older callers working.
+    last_step: int = 0  # the update at which training stops: max_steps unless max_epochs ends it
+    max_epochs: int | None = None
+    sequence_parallel: int = 1
+    data_parallel_size: int = 1  # world_size // sequence_parallel
+    rows_per_process: int = 0  # rows one data-parallel rank reads per epoch
+    checkpoints_at_once: int = 0  # most checkpoint folders on disk at one time (worst case)
+
+
+def rows_per_rank(train_rows: int, *, world_size: int, sequence_parallel: int = 1) -> int:
+    """Rows one process reads per epoch.
+
+    Without sequence parallel: swift/dataloader/shard.py `BatchSamplerShard` gives each of the W
+    ranks N // W rows; the remainder is dropped, not padded. With sequence_parallel_size SP > 1:
+    swift/sequence_parallel/utils.py `SequenceParallelSampler` (round_up) gives each of the
+    W // SP data-parallel ranks ceil(N / (W // SP)) rows (the ranks of one SP group share them).
+    """
+    if sequence_parallel > 1:
+        return math.ceil(train_rows / max(world_size // sequence_parallel, 1))
+    return train_rows // max(world_size, 1)
 
 
 def updates_for(
-    train_rows: int, *, world_size: int, batch: int, accumulation: int
+    train_rows: int,
+    *,
+    world_size: int,
+    batch: int,
+    accumulation: int,
+    sequence_parallel: int = 1,
+    drop_last: bool = False,
 ) -> tuple[int, int]:
     """(batches per epoch on one process, optimizer updates per epoch).
 
-    Each process gets ceil(N / W) rows (DistributedSampler pads, drop_last False), batched by B.
+    Batches: the rows of one rank (rows_per_rank) in batches of B, the short last one kept
+    unless dataloader_drop_last (`BatchSamplerShard.__len__`). Updates: transformers
+    `set_initial_training_values`: ceil(batches / accumulation), at least 1.
     """
-    rows_per_process = math.ceil(train_rows / world_size)
-    batches = math.ceil(rows_per_process / batch)
+    rows = rows_per_rank(train_rows, world_size=world_size, sequence_parallel=sequence_parallel)
+    batches = rows // batch if drop_last else math.ceil(rows / batch)
     updates = max(batches // accumulation + int(batches % accumulation > 0), 1)
     return batches, updates
+
+
+def stop_step(max_steps: int, updates_per_epoch: int, max_epochs: int | None) -> int:
+    """The update at which training stops: swift/trainers/patcher.py
+    `DefaultFlowCallbackNew.on_epoch_end` stops at the first epoch end where
+    max_epochs <= ceil(state.epoch), i.e. after epoch max(max_epochs, 1); else max_steps."""
+    if max_epochs is None:
+        return max_steps
+    return min(max(max_epochs, 1) * updates_per_epoch, max_steps)
 
 
 def _absolute(steps: float | None, max_steps: int) -> int | None:
@@ -95,6 +137,10 @@ def make_schedule(
     batch: int,
     accumulation: int,
     epochs: float,
+    sequence_parallel: int = 1,
+    drop_last: bool = False,
+    max_epochs: int | None = None,
+    best_by_eval: bool = True,
     max_steps_flag: int = -1,
     warmup_steps: float = 0.0,
     warmup_ratio: float = 0.0,
@@ -106,23 +152,39 @@ def make_schedule(
     save_total_limit: int | None = None,
     eval_strategy: str = "no",
 ) -> Schedule:
+    """The trainer's schedule. Log, eval and save steps are those of the steps up to last_step;
+    with max_epochs the stop at an epoch end evaluates and saves (`DefaultFlowCallbackNew`).
+    `best_by_eval`: swift always sets metric_for_best_model (loss by default), so every
+    evaluation can make a new best checkpoint that rotation protects."""
     batches, updates = updates_for(
-        train_rows, world_size=world_size, batch=batch, accumulation=accumulation
+        train_rows,
+        world_size=world_size,
+        batch=batch,
+        accumulation=accumulation,
+        sequence_parallel=sequence_parallel,
+        drop_last=drop_last,
     )
+    data_parallel = max(world_size // max(sequence_parallel, 1), 1)
     max_steps = max_steps_flag if max_steps_flag > 0 else math.ceil(epochs * updates)
+    last = stop_step(max_steps, updates, max_epochs)
     log_every = _absolute(logging_steps, max_steps)
-    log_at = set(_every(log_every, max_steps, final=False))
+    log_at = {n for n in _every(log_every, max_steps, final=False) if n <= last}
     if logging_first_step and max_steps >= 1:
         log_at.add(1)
     epoch_ends = _epoch_ends(updates, max_steps)
     eval_at = _at(eval_strategy, _absolute(eval_steps, max_steps), max_steps, epoch_ends)
     save_at = _at(save_strategy, _absolute(save_steps, max_steps), max_steps, epoch_ends)
-    kept = save_at[-save_total_limit:] if save_total_limit and save_total_limit > 0 else save_at
+    if last < max_steps:  # stopped by max_epochs: evaluates and saves at that epoch end
+        eval_at = _cut(eval_at, last, eval_strategy != "no")
+        save_at = _cut(save_at, last, save_strategy != "no")
+    rotation = plan_rotation(
+        save_at, eval_at if best_by_eval else (), save_total_limit=save_total_limit
+    )
     return Schedule(
         world_size=world_size,
         per_device_batch=batch,
         accumulation_steps=accumulation,
-        effective_batch_size=batch * accumulation * world_size,
+        effective_batch_size=batch * accumulation * data_parallel,
         batches_per_epoch=batches,
         updates_per_epoch=updates,
         max_steps=max_steps,
@@ -132,9 +194,24 @@ def make_schedule(
         log_steps_at=tuple(sorted(log_at)),
         eval_steps_at=eval_at,
         save_steps_at=save_at,
-        checkpoints_kept=tuple(kept),
-        keeps_best_checkpoint=bool(eval_at) and bool(save_at),
+        checkpoints_kept=rotation.kept_if_best_is_latest,
+        keeps_best_checkpoint=bool(eval_at) and bool(save_at) and best_by_eval,
+        last_step=last,
+        max_epochs=max_epochs,
+        sequence_parallel=max(sequence_parallel, 1),
+        data_parallel_size=data_parallel,
+        rows_per_process=rows_per_rank(
+            train_rows, world_size=world_size, sequence_parallel=sequence_parallel
+        ),
+        checkpoints_at_once=rotation.most_at_once,
     )
+
+
+def _cut(steps: tuple[int, ...], last: int, at_stop: bool) -> tuple[int, ...]:
+    kept = [n for n in steps if n <= last]
+    if at_stop and (not kept or kept[-1] != last):
+        kept.append(last)
+    return tuple(kept)
 
 
 def abbreviate(steps: tuple[int, ...]) -> str:

@@ -55,11 +55,8 @@ RANGES: dict[str, Range] = {
         "Use -1 to train by num_train_epochs",
     ),
     "max_length": Range(_positive, "must be at least 1 token", "Use e.g. 2048"),
-    "save_total_limit": Range(
-        lambda v: v >= 1,
-        "must be at least 1",
-        "Use 1 or more, or remove it to keep every checkpoint",
-    ),
+    # save_total_limit <= 0 keeps every checkpoint, as None does (transformers 5.19
+    # trainer_utils.py rotate_checkpoints): no range to check.
     "warmup_ratio": Range(lambda v: 0 <= v < 1, "must be in [0, 1)", "Use e.g. 0.05"),
     "warmup_steps": Range(lambda v: v >= 0, "must not be negative", "Use 0 or more"),
     "learning_rate": Range(_positive, "must be above 0", "Use e.g. 1e-4 for LoRA, 1e-5 for full"),

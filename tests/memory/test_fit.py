@@ -128,3 +128,29 @@ def test_no_single_change_enough_gives_a_combined_one():
     suggestions = suggest_changes(shape, MemoryConfig(seq_len_tokens=4096), find_card("4090D"))
     assert suggestions[0].verdict != WILL_NOT_FIT
     assert " + " in suggestions[0].description
+
+
+def test_offload_is_ranked_after_liger_and_before_changing_the_training():
+    """Full fine-tuning of Qwen3-8B on one 80 GB card: ZeRO-Offload keeps the same training, so
+    it comes before LoRA (which changes what is trained) and shorter rows."""
+    shape = resolve_model_shape("Qwen/Qwen3-8B")
+    cfg = MemoryConfig(tuner_type="full", seq_len_tokens=8192)
+    card = find_card("A100-80G")
+    assert judge(estimate_memory(shape, cfg), card).verdict == WILL_NOT_FIT
+    order = [dict(s.changes) for s in suggest_changes(shape, cfg, card)]
+    z2 = order.index({"deepspeed": "zero2_offload"})
+    assert {"deepspeed": "zero3_offload"} in order
+    assert order.index({"tuner_type": "lora"}) > z2
+    offload = next(s for s in suggest_changes(shape, cfg, card) if s.changes.get("deepspeed") ==
+                   "zero2_offload")  # fmt: skip
+    assert offload.description.startswith(
+        "deepspeed zero2_offload: optimizer states and gradients in CPU RAM (about 122 GiB for 1 "
+        "process)"
+    )
+
+
+def test_offload_not_offered_for_lora():
+    shape = resolve_model_shape("Qwen/Qwen2.5-7B-Instruct")
+    cfg = MemoryConfig(seq_len_tokens=16384)
+    changes = [dict(s.changes) for s in suggest_changes(shape, cfg, find_card("4090D"))]
+    assert not any("offload" in str(c.get("deepspeed")) for c in changes)

@@ -5,6 +5,7 @@ sft_main and compares the trainer's global_step (and row counts) with the plan.
 """
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -122,3 +123,138 @@ def test_plan_max_steps_equals_trainer(
     if plan.val_rows:
         val_size = int(result["val_dataset"].rsplit("size=", 1)[1].rstrip(")"))
         assert val_size == plan.val_rows
+
+
+# --- issue 11: rows per process, max_epochs, checkpoint rotation and contents -----------------
+
+
+def _recipe(tmp_path, model, data, body):
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        f"model: {model}\ndataset: {data}\nsystem: You are a helpful assistant.\n"
+        f"max_length: 256\nlogging_steps: 1\noutput_dir: {tmp_path / 'out'}\n" + body,
+        encoding="utf-8",
+    )
+    return path
+
+
+def _logged(run):
+    return [json.loads(x) for x in (run / "logging.jsonl").read_text().splitlines()]
+
+
+def _steps(rows, key):
+    return [int(r["global_step/max_steps"].split("/")[0]) for r in rows if key in r]
+
+
+def test_max_epochs_and_rotation_with_saves_between_evals(tiny_model, tmp_path, monkeypatch):
+    """max_epochs 2 of num_train_epochs 3 stops at the end of epoch 2 and evaluates and saves
+    there (swift/trainers/patcher.py); save_total_limit 1 with saves between evals makes three
+    checkpoint folders exist at once (transformers trainer_utils.py rotate_checkpoints);
+    save_only_model writes the adapter only."""
+    import transformers.trainer
+
+    from swiftkit.plan.checkpoints import replay_rotation
+
+    monkeypatch.chdir(tmp_path)
+    data = write_rows(tmp_path / "rows.json", 20)
+    path = _recipe(
+        tmp_path, tiny_model, data,
+        "split_dataset_ratio: 0.1\nper_device_train_batch_size: 1\n"
+        "gradient_accumulation_steps: 3\nnum_train_epochs: 3\nmax_epochs: 2\neval_steps: 4\n"
+        "save_steps: 2\nsave_total_limit: 1\nsave_only_model: true\nlora_rank: 64\n",
+    )  # fmt: skip
+    plan = make_plan(load_recipe(str(path)), environ={})
+    s = plan.schedule
+    assert plan.errors == ()
+    assert (s.max_steps, s.last_step) == (18, 12)  # 18 rows / 3 -> 6 updates per epoch
+    assert any("max_epochs stops training at step 12 of 18" in w for w in plan.warnings)
+    assert plan.to_json()["last_step"] == 12
+
+    seen = []  # checkpoint folders on disk just before each rotation: the most at once
+    original = transformers.trainer.rotate_checkpoints
+
+    def counting(output_dir, *args, **kwargs):
+        seen.append(
+            sorted(int(p.name.split("-")[1]) for p in Path(output_dir).glob("checkpoint-*"))
+        )
+        return original(output_dir, *args, **kwargs)
+
+    monkeypatch.setattr(transformers.trainer, "rotate_checkpoints", counting)
+    result = sft_in_process([*CPU_SFT_FLAGS, *swift_argv(plan.args)])
+    run = find_run_dir(tmp_path / "out")
+    rows = _logged(run)
+    assert result["global_step"] == s.last_step
+    assert [r["global_step/max_steps"] for r in rows if "loss" in r][-1] == "12/18"
+    assert tuple(sorted(set(_steps(rows, "eval_loss")))) == s.eval_steps_at == (4, 8, 12)
+    # Step 12 is saved twice: its step save, then the max_epochs save at the epoch end.
+    assert sorted({x[-1] for x in seen}) == list(s.save_steps_at) == list(range(2, 14, 2))
+    assert max(len(x) for x in seen) == s.checkpoints_at_once == 3
+    assert plan.disk.checkpoints_at_once == 3
+    # Replayed with the bests the run really had (eval_loss strictly lower than all before).
+    best, bests = float("inf"), set()
+    for r in rows:
+        if "eval_loss" in r and r["eval_loss"] < best:
+            best = r["eval_loss"]
+            bests.add(int(r["global_step/max_steps"].split("/")[0]))
+    replay = replay_rotation(
+        s.save_steps_at, s.eval_steps_at, save_total_limit=1, new_best_at=bests
+    )
+    kept = sorted(int(p.name.split("-")[1]) for p in run.glob("checkpoint-*"))
+    assert list(replay.kept) == kept and replay.most_at_once == 3
+    # save_only_model: the adapter, no optimizer; sized as planned.
+    last = run / "checkpoint-12"
+    assert not (last / "optimizer.pt").exists()
+    c = plan.memory.checkpoint
+    assert c.optimizer_bytes == 0
+    adapter = (last / "adapter_model.safetensors").stat().st_size
+    assert abs(adapter - c.weights_bytes) < 0.02 * c.weights_bytes + 16 * 1024
+
+
+def test_save_total_limit_zero_keeps_every_checkpoint_with_optimizer(
+    tiny_model, tmp_path, monkeypatch
+):
+    """save_total_limit 0 keeps every checkpoint (rotate_checkpoints returns at once for <= 0);
+    without save_only_model a LoRA checkpoint holds the fp32 adapter and AdamW's m and v."""
+    monkeypatch.chdir(tmp_path)
+    data = write_rows(tmp_path / "rows.json", 12)
+    path = _recipe(
+        tmp_path, tiny_model, data,
+        "per_device_train_batch_size: 1\ngradient_accumulation_steps: 2\nnum_train_epochs: 1\n"
+        "save_steps: 2\nsave_total_limit: 0\nlora_rank: 64\n",
+    )  # fmt: skip
+    plan = make_plan(load_recipe(str(path)), environ={})
+    assert plan.errors == ()
+    s = plan.schedule
+    assert s.save_steps_at == s.checkpoints_kept == (2, 4, 6) and s.checkpoints_at_once == 3
+    sft_in_process([*CPU_SFT_FLAGS, *swift_argv(plan.args)])
+    run = find_run_dir(tmp_path / "out")
+    assert sorted(int(p.name.split("-")[1]) for p in run.glob("checkpoint-*")) == [2, 4, 6]
+    c = plan.memory.checkpoint
+    folder = run / "checkpoint-6"
+    adapter = (folder / "adapter_model.safetensors").stat().st_size
+    optimizer = (folder / "optimizer.pt").stat().st_size
+    assert abs(adapter - c.weights_bytes) < 0.02 * c.weights_bytes + 16 * 1024
+    assert abs(optimizer - c.optimizer_bytes) < 0.02 * c.optimizer_bytes + 32 * 1024
+    assert plan.disk.needed_bytes == 3 * c.total_bytes
+
+
+def test_full_fine_tuning_save_only_model_writes_the_model_weights(
+    tiny_model, tmp_path, monkeypatch
+):
+    """tuner_type full + save_only_model: the checkpoint is the whole model in torch_dtype
+    (float32 here), nothing else of size."""
+    monkeypatch.chdir(tmp_path)
+    data = write_rows(tmp_path / "rows.json", 4)
+    path = _recipe(
+        tmp_path, tiny_model, data,
+        "tuner_type: full\ntorch_dtype: float32\nmax_steps: 1\nsave_only_model: true\n",
+    )  # fmt: skip
+    plan = make_plan(load_recipe(str(path)), environ={})
+    assert plan.errors == ()
+    sft_in_process([*CPU_SFT_FLAGS, *swift_argv(plan.args)])
+    folder = find_run_dir(tmp_path / "out") / "checkpoint-1"
+    weights = sum(p.stat().st_size for p in folder.glob("model*.safetensors"))
+    c = plan.memory.checkpoint
+    assert c.weights_bytes == plan.memory.param_count * 4 and c.optimizer_bytes == 0
+    assert abs(weights - c.weights_bytes) < 0.02 * c.weights_bytes + 16 * 1024
+    assert not (folder / "optimizer.pt").exists()

@@ -1,0 +1,82 @@
+"""Which checkpoint folders exist during and after a run: transformers' rotation, replayed.
+
+transformers 5.19 trainer.py `_save_checkpoint` writes checkpoint-N, then (when the step's
+evaluation or an earlier one made checkpoint-B the best, and that folder exists) records it
+as `best_model_checkpoint`, then calls trainer_utils.py `rotate_checkpoints`:
+- `save_total_limit` None or <= 0: nothing is deleted, every checkpoint is kept;
+- otherwise the folders are sorted oldest first (`sort_checkpoints`, by mtime: the save order),
+  the newest and the best are protected, and the oldest unprotected ones are deleted until
+  max(save_total_limit, number protected) remain.
+The new folder is written before the rotation, so one more exists while it is written. With
+save_total_limit 1 and an older best checkpoint, that makes three at once. Which evaluation
+is the best depends on the losses; the plan takes the worst case for disk: the first
+evaluation that has a checkpoint stays the best.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Rotation:
+    most_at_once: int  # the most checkpoint folders that exist at one time
+    kept: tuple[int, ...]  # the steps whose folders remain at the end
+    best: int | None  # the protected best checkpoint at the end, if any
+    kept_if_best_is_latest: tuple[int, ...]  # what remains when the last evaluation is the best
+
+
+def replay_rotation(
+    save_steps: Sequence[int],
+    eval_steps: Collection[int],
+    *,
+    save_total_limit: int | None,
+    new_best_at: Collection[int],
+) -> Rotation:
+    """Replay saves and rotations in step order.
+
+    `new_best_at`: the evaluation steps whose metric was a new best (transformers
+    `_determine_best_metric`; the first evaluation always is). Evaluation runs before the save
+    of the same step (`_maybe_log_save_evaluate`).
+    """
+    on_disk: list[int] = []
+    best_step = best_folder = None
+    most = 0
+    for step in sorted(set(save_steps) | set(eval_steps)):
+        if step in eval_steps and step in new_best_at:
+            best_step = step
+        if step not in save_steps:
+            continue
+        if step not in on_disk:
+            on_disk.append(step)
+        most = max(most, len(on_disk))
+        if best_step is not None and best_step in on_disk:
+            best_folder = best_step
+        if save_total_limit is None or save_total_limit <= 0 or len(on_disk) <= save_total_limit:
+            continue
+        protected = {on_disk[-1]} | ({best_folder} if best_folder is not None else set())
+        keep = max(save_total_limit, len(protected))
+        for old in [s for s in on_disk if s not in protected]:
+            if len(on_disk) <= keep:
+                break
+            on_disk.remove(old)
+    last_few = tuple(sorted(set(save_steps)))
+    if save_total_limit is not None and save_total_limit > 0:
+        last_few = last_few[-save_total_limit:]
+    return Rotation(most, tuple(on_disk), best_folder, last_few)
+
+
+def plan_rotation(
+    save_steps: Sequence[int], eval_steps: Collection[int], *, save_total_limit: int | None
+) -> Rotation:
+    """The worst case for disk: the first evaluation that coincides with a save stays the best
+    (the eval loss never improves on it), so its folder is protected to the end."""
+    eval_set = set(eval_steps)
+    first = next((s for s in sorted(save_steps) if s in eval_set), None)
+    if first is None:  # no evaluation ever has a folder: none is ever protected as the best
+        return replay_rotation(save_steps, (), save_total_limit=save_total_limit, new_best_at=())
+    evals_up_to_first = {s for s in eval_set if s <= first}
+    return replay_rotation(
+        save_steps, eval_set, save_total_limit=save_total_limit, new_best_at=evals_up_to_first
+    )
