@@ -90,9 +90,10 @@ def _memory(plan: Plan) -> list[str]:
     if m is None:
         return ["  unknown (see notes)"]
     e = m.estimate
+    per_gpu = f" per GPU, 1/{m.sequence_parallel} of each row" if m.sequence_parallel > 1 else ""
     lines = [
         f"  model shape from: {m.model_source}",
-        f"  sequence: {e.seq_len_tokens} tokens" + _seq_source(plan),
+        f"  sequence: {e.seq_len_tokens} tokens{per_gpu}" + _seq_source(plan),
         f"  peak allocated {gib(e.peak_allocated_bytes)}, reserved {gib(e.peak_reserved_bytes)}, "
         f"on the device (nvidia-smi) {gib(e.device_bytes)}",
     ]
@@ -102,17 +103,13 @@ def _memory(plan: Plan) -> list[str]:
         lines.append(
             f"  per GPU: device_map splits the model over {m.gpus_per_process} GPUs a process"
         )
-    if m.sequence_parallel > 1:
-        lines.append(
-            f"  sequence parallel {m.sequence_parallel}: the sequence is split, each GPU holds "
-            f"1/{m.sequence_parallel} of the tokens"
-        )
     if m.cpu_offload_bytes:
         lines.append(f"  CPU RAM for ZeRO offload (this node): {gib(m.cpu_offload_bytes)}")
     if m.at_max_length:
         a = m.at_max_length
         lines.append(
-            f"  at full max_length ({a.seq_len_tokens} tokens): {gib(a.device_bytes)} on the device"
+            f"  at full max_length ({a.seq_len_tokens} tokens{per_gpu}): {gib(a.device_bytes)} on "
+            "the device"
         )
     for v in m.verdicts:
         lines.append(

@@ -15,6 +15,7 @@ evaluation that has a checkpoint stays the best.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
@@ -40,27 +41,33 @@ def replay_rotation(
     `_determine_best_metric`; the first evaluation always is). Evaluation runs before the save
     of the same step (`_maybe_log_save_evaluate`).
     """
-    on_disk: list[int] = []
+    saves, evals, bests = set(save_steps), set(eval_steps), set(new_best_at)
+    if save_total_limit is None or save_total_limit <= 0:  # rotate_checkpoints returns at once
+        every = tuple(sorted(saves))
+        best = max((e for e in bests & evals & saves), default=None)
+        return Rotation(len(every), every, best, every)
+    on_disk: deque[int] = deque()  # oldest first: sort_checkpoints orders by mtime, the save order
     best_step = best_folder = None
     most = 0
-    for step in sorted(set(save_steps) | set(eval_steps)):
-        if step in eval_steps and step in new_best_at:
+    for step in sorted(saves | evals):
+        if step in evals and step in bests:
             best_step = step
-        if step not in save_steps:
+        if step not in saves:
             continue
-        if step not in on_disk:
-            on_disk.append(step)
+        on_disk.append(step)  # each step is saved once here (a re-save rewrites the same folder)
         most = max(most, len(on_disk))
-        if best_step is not None and best_step in on_disk:
-            best_folder = best_step
+        if best_step == step:  # checkpoint-{best_global_step} exists only when saved at that step
+            best_folder = step
         if save_total_limit is None or save_total_limit <= 0 or len(on_disk) <= save_total_limit:
             continue
         protected = {on_disk[-1]} | ({best_folder} if best_folder is not None else set())
         keep = max(save_total_limit, len(protected))
-        for old in [s for s in on_disk if s not in protected]:
-            if len(on_disk) <= keep:
-                break
-            on_disk.remove(old)
+        i = 0
+        while len(on_disk) > keep:  # the oldest unprotected first; at most two are protected
+            if on_disk[i] in protected:
+                i += 1
+            else:
+                del on_disk[i]
     last_few = tuple(sorted(set(save_steps)))
     if save_total_limit is not None and save_total_limit > 0:
         last_few = last_few[-save_total_limit:]

@@ -158,7 +158,9 @@ def plan_memory(
     suggestions: tuple[Suggestion, ...] = ()
     failing = [v for v in verdicts if v.verdict != "fits"]
     if targeted and failing:
-        suggestions = tuple(suggest_changes(shape, cfg, failing[0].card))
+        suggestions = tuple(
+            _whole_rows(s, sp) for s in suggest_changes(shape, cfg, failing[0].card)
+        )
     cpu_ram = estimate.cpu_offload_bytes * (layout.nproc_per_node if layout else 1)
     if cpu_ram and detected and cpu_ram > _system_ram_bytes():
         findings.warnings.append(
@@ -183,6 +185,16 @@ def plan_memory(
         sequence_parallel=sp,
         cpu_offload_bytes=cpu_ram,
     )
+
+
+def _whole_rows(s: Suggestion, sp: int) -> Suggestion:
+    """The estimate works on each GPU's 1/SP of a row; a max_length fix is for whole rows."""
+    if sp <= 1 or "max_length" not in s.changes:
+        return s
+    per_gpu = s.changes["max_length"]
+    whole = per_gpu * sp
+    description = s.description.replace(f"max_length {per_gpu}", f"max_length {whole}")
+    return replace(s, description=description, changes={**s.changes, "max_length": whole})
 
 
 def _system_ram_bytes() -> int:
