@@ -129,6 +129,8 @@ def plan_memory(
     max_length = resolved.get("max_length") or shape.max_position_embeddings
     seq = min(longest_row_tokens, max_length) if longest_row_tokens else max_length
     args = dict(resolved)
+    if not args.get("torch_dtype") and shape.config_dtype:
+        args["torch_dtype"] = shape.config_dtype  # swift/model/utils.py get_default_torch_dtype
     if layout is not None and layout.deepspeed is not None:
         args["deepspeed"] = layout.deepspeed.memory_name  # JSON configs named like the presets
     sp = layout.sequence_parallel if layout else 1
