@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from swiftkit.errors import RecipeError, ValidationError
+from swiftkit.recipe import history
 from swiftkit.recipe.blocks import LAUNCH_ENV, check_env, check_settings
 from swiftkit.recipe.flags import FlagSchema, coerce_value, load_schema
 from swiftkit.recipe.lookup import find_recipe, load_chain
@@ -59,9 +60,18 @@ def _type_flag(
 ) -> tuple[str, Any] | None:
     """Check one flag: its name (with renames and did-you-mean) and its value's type."""
     name = key
+    old = schema.history.get(key) if schema.get(key) is None else None
     if schema.get(key) is None and key in schema.renames:
         name = schema.renames[key]
         notices.append(f"{where}: {key} is the ms-swift 3.x name of {name}; using {name}.")
+    elif old is not None and history.is_rename(old):
+        name = old["new"]
+        notices.append(
+            f"{where}: {key} is the ms-swift {history.era(old)} name of {name}; using {name}."
+        )
+    elif old is not None:
+        problems.append(history.old_name_problem(key, value, old, where))
+        return None
     flag = schema.get(name)
     if flag is None:
         if key in schema.removed:
@@ -77,11 +87,24 @@ def _type_flag(
         problems.append(f"{where}: {key} is not a swift sft flag. {hint}")
         return None
     try:
-        return name, coerce_value(flag, value)
+        typed = coerce_value(flag, value)
     except ValueError as e:
         fix = f"Write {name}: {_example(flag)}." if _example(flag) else "Fix the value."
         problems.append(f"{where}: {name} {e}. {fix}")
         return None
+    spelling = schema.old_values.get(name)
+    if spelling and (message := history.old_value_problem(name, typed, spelling, where)):
+        problems.append(message)
+        return None
+    return name, typed
+
+
+def _renamed(key: str, schema: FlagSchema) -> str | None:
+    """The new name an old one is read as (3.x renames, and 2.x/3.x renames from the history)."""
+    if schema.get(key) is not None:
+        return None
+    old = schema.history.get(key)
+    return schema.renames.get(key) or (old["new"] if old and history.is_rename(old) else None)
 
 
 def _example(flag) -> str:
@@ -126,7 +149,7 @@ def load_recipe(ref: str, overrides: Sequence[str] = (), *, base_dir: Path | Non
             if key == "extends":
                 continue
             loc = f"{file_path}:{doc.lines[key]}"
-            renamed = schema.renames.get(key) if schema.get(key) is None else None
+            renamed = _renamed(key, schema)
             if renamed and renamed in doc.values:
                 problems.append(
                     f"{loc}: {key} and {renamed} are both set ({key} is the old name). "
