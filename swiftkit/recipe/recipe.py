@@ -1,8 +1,9 @@
 """Recipes: finding them, `extends` chains, key=value overrides, renames and typing of every key.
 
-A recipe is a flat YAML mapping whose keys are `swift sft` flags, plus three reserved blocks:
-`extends` (a base recipe), `env` (launch settings such as NPROC_PER_NODE) and `swiftkit`
-(settings of swiftkit itself, never passed to swift).
+A recipe is a flat YAML mapping (or JSON object) whose keys are `swift sft` flags, plus three
+reserved blocks: `extends` (a base recipe), `env` (launch settings such as NPROC_PER_NODE; a
+swift config file's `ENV` block is read the same way) and `swiftkit` (settings of swiftkit
+itself, never passed to swift). So `swift sft config.yaml` files are recipes as they are.
 
 Relative paths are resolved one way everywhere: a recipe named by path and a base named by
 `extends` resolve against the directory of the file that names them; dataset and model paths
@@ -19,12 +20,12 @@ from typing import Any
 
 from swiftkit.errors import RecipeError, ValidationError
 from swiftkit.recipe import history
-from swiftkit.recipe.blocks import LAUNCH_ENV, check_env, check_settings
+from swiftkit.recipe.blocks import LAUNCH_ENV, SWIFT_ENV_KEY, check_env, check_settings
 from swiftkit.recipe.flags import FlagSchema, coerce_value, load_schema
 from swiftkit.recipe.lookup import find_recipe, load_chain
 from swiftkit.recipe.yamlfile import parse_override
 
-RESERVED_KEYS = ("extends", "env", "swiftkit")
+RESERVED_KEYS = ("extends", "env", SWIFT_ENV_KEY, "swiftkit")
 # Keys people write that swift sft has no flag for, and what ms-swift does instead.
 NOT_FLAGS = {
     "trust_remote_code": (
@@ -129,8 +130,8 @@ def load_recipe(ref: str, overrides: Sequence[str] = (), *, base_dir: Path | Non
     settings: dict[str, Any] = {}
 
     def put(key: str, value: Any, loc: str) -> None:
-        if key == "env":
-            env.update(check_env(value, loc, problems))
+        if key in ("env", SWIFT_ENV_KEY):
+            env.update(check_env(value, loc, problems, key=key))
             return
         if key == "swiftkit":
             settings.update(check_settings(value, loc, problems))
@@ -145,10 +146,17 @@ def load_recipe(ref: str, overrides: Sequence[str] = (), *, base_dir: Path | Non
 
     chain = load_chain(path)
     for file_path, doc in chain:
+        problems.extend(doc.problems)
         for key, value in doc.values.items():
             if key == "extends":
                 continue
             loc = f"{file_path}:{doc.lines[key]}"
+            if key == SWIFT_ENV_KEY and "env" in doc.values:
+                problems.append(
+                    f"{loc}: ENV and env are both set (ENV is swift's config-file spelling). "
+                    "Keep one of them."
+                )
+                continue
             renamed = _renamed(key, schema)
             if renamed and renamed in doc.values:
                 problems.append(
