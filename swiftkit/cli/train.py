@@ -120,13 +120,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         spec = train.prepare_run(recipe, plan, resolved, base_dir=Path.cwd())
     out(f"run directory: {spec.run_dir}")
     code, failure = train.run_and_record(spec)
-    summary = train.summarize_run(spec.run_dir, plan.schedule.max_steps if plan.schedule else None)
-    out(_render_summary(summary))
+    stopped = (str(failure) or "SIGINT") if isinstance(failure, KeyboardInterrupt) else None
+    summary = train.summarize_run(
+        spec.run_dir, plan.schedule.max_steps if plan.schedule else None, stopped_by=stopped
+    )
+    again = shlex.join(["python", "-m", "swiftkit", "train", args.recipe, *args.overrides])
+    out(_render_summary(summary, f"{again} --resume"))
     if isinstance(failure, SwiftkitError):
         raise failure
-    if failure is not None:
-        again = shlex.join(["python", "-m", "swiftkit", "train", args.recipe, *args.overrides])
-        err(f"stopped by {failure} after saving a checkpoint; resume with: {again} --resume")
+    if failure is not None and summary.resume_from is None:
+        err(f"stopped by {stopped} before any checkpoint was saved; start it again with: {again}")
+    elif failure is not None:
+        err(f"stopped by {stopped} after saving a checkpoint; resume with: {again} --resume")
     return code
 
 
@@ -162,10 +167,20 @@ def _write_swift_config(path: Path, recipe, plan) -> int:
     return EXIT_OK
 
 
-def _render_summary(s) -> str:
+def _render_summary(s, resume_command: str | None = None) -> str:
     step = f"{s.global_step}" if s.global_step is not None else "?"
     planned = f"{s.planned_max_steps}" if s.planned_max_steps is not None else "?"
     mark = "" if s.global_step == s.planned_max_steps else " (differs from the plan)"
+    resume = []
+    if getattr(s, "stopped_by", None):
+        mark = f": stopped early by {s.stopped_by} at step {step}"
+        if s.resume_from is not None:
+            resume = [
+                f"  resumes from: {s.resume_from}",
+                f"  resume with: {resume_command}",
+            ]
+        else:
+            resume = ["  resumes from: nothing (no complete checkpoint was saved)"]
     peak = (
         f"{s.peak_memory_gib:.2f} GiB"
         if s.peak_memory_gib is not None
@@ -177,6 +192,7 @@ def _render_summary(s) -> str:
             "summary:",
             f"  run directory: {s.run_dir}",
             f"  global_step: {step} of planned max_steps {planned}{mark}",
+            *resume,
             f"  last checkpoint (the adapter or weights): {s.last_checkpoint or 'none'}",
             f"  peak memory(GiB): {peak}",
             f"  train loss: {loss}",

@@ -32,7 +32,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from swiftkit.recipe.history import read_table
+from swiftkit.recipe.history import check_history, read_table
 from swiftkit.recipe.renames import REMOVED, RENAMES
 
 DATA_PATH = Path(__file__).parent / "sft_flags.json"
@@ -223,7 +223,7 @@ def capture() -> dict:
         msg = f"flags listed as removed still exist: {sorted(stale)}"
         raise RuntimeError(msg)
     history, old_values = read_table()
-    check_history(history, old_values, flags)
+    check_history(history, old_values, flags, RENAMES, REMOVED)
     return {
         "swift_version": swift.__version__,
         "transformers_version": transformers.__version__,
@@ -235,28 +235,6 @@ def capture() -> dict:
         "history": history,
         "old_values": old_values,
     }
-
-
-def check_history(history: dict, old_values: dict, flags: dict) -> None:
-    """Refuse a history table that does not fit the installed swift: an old name that is still a
-    flag, a target that is not one, or a mapped value the target's type or choices refuse."""
-    from swiftkit.recipe.flags import Flag, coerce_value
-
-    if clash := (set(history) & (set(flags) | set(RENAMES) | set(REMOVED))):
-        msg = f"flag_history.yaml lists current or 3.x names: {sorted(clash)}"
-        raise RuntimeError(msg)
-    for name, entry in [*history.items(), *old_values.items()]:
-        target = entry.get("new", name if name in old_values else None)
-        if target is None:
-            continue
-        if target not in flags:
-            msg = f"flag_history.yaml: {name} -> {target}, not a flag of this swift"
-            raise RuntimeError(msg)
-        spec = flags[target]
-        flag = Flag(target, spec["kind"], spec["item_kind"], True, None, spec["choices"], "")
-        for value in (entry.get("values") or {}).values():
-            if value is not None:
-                coerce_value(flag, value)  # ValueError: the mapped value does not fit
 
 
 def render(document: dict) -> str:

@@ -152,3 +152,25 @@ def _normalise(entry: dict) -> dict:
         if name in entry:
             out[name] = {value_key(k, item_kind): v for k, v in entry[name].items()}
     return out
+
+
+def check_history(history: dict, old_values: dict, flags: dict, renames=(), removed=()) -> None:
+    """Refuse a history table that does not fit the installed swift: an old name that is still a
+    flag, a target that is not one, or a mapped value the target's type or choices refuse."""
+    from swiftkit.recipe.flags import Flag, coerce_value
+
+    if clash := (set(history) & (set(flags) | set(renames) | set(removed))):
+        msg = f"flag_history.yaml lists current or 3.x names: {sorted(clash)}"
+        raise RuntimeError(msg)
+    for name, entry in [*history.items(), *old_values.items()]:
+        target = entry.get("new", name if name in old_values else None)
+        if target is None:
+            continue
+        if target not in flags:
+            msg = f"flag_history.yaml: {name} -> {target}, not a flag of this swift"
+            raise RuntimeError(msg)
+        spec = flags[target]
+        flag = Flag(target, spec["kind"], spec["item_kind"], True, None, spec["choices"], "")
+        for value in (entry.get("values") or {}).values():
+            if value is not None:
+                coerce_value(flag, value)  # ValueError: the mapped value does not fit

@@ -14,7 +14,6 @@ from swiftkit.errors import RecipeError
 from swiftkit.recipe.jsonfile import read_json_mapping
 from swiftkit.recipe.yamlfile import read_yaml_mapping
 
-
 # A recipe is YAML, or JSON like a swift config file (`swift sft config.json`: the suffixes swift's
 # parse_yaml_args in swift/cli/main.py takes).
 RECIPE_SUFFIXES = (".yaml", ".yml", ".json")

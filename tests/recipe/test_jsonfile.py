@@ -8,6 +8,8 @@ import pytest
 from swiftkit.errors import RecipeError
 from swiftkit.recipe.jsonfile import read_json_mapping
 
+FIX = " Fix the JSON there."
+
 
 def write(tmp_path, text, name="c.json"):
     path = tmp_path / name
@@ -47,11 +49,15 @@ def test_a_key_set_twice_inside_a_value(tmp_path):
             '{p}:1: the top level must be an object of swift sft flags (got a list). '
             'Write {{"flag": value, ...}}.',
         ),
-        ('{"model": "m",\n "x": [1,\n}', "{p}:3: invalid JSON: Expecting value (column 1). Fix the JSON there."),
-        ('{"a": 1 "b": 2}', "{p}:1: invalid JSON: Expecting ',' delimiter (column 9). Fix the JSON there."),
-        ("{'a': 1}", "{p}:1: invalid JSON: Expecting property name enclosed in double quotes (column 2). Fix the JSON there."),
-        ('{"a": 1}\nx', "{p}:2: invalid JSON: Extra data (column 1). Fix the JSON there."),
-        ('{"a": 1', "{p}:1: invalid JSON: Expecting ',' delimiter (column 8). Fix the JSON there."),
+        ('{"model": "m",\n "x": [1,\n}', "{p}:3: invalid JSON: Expecting value (column 1)." + FIX),
+        ('{"a": 1 "b": 2}', "{p}:1: invalid JSON: Expecting ',' delimiter (column 9)." + FIX),
+        (
+            "{'a': 1}",
+            "{p}:1: invalid JSON: Expecting property name enclosed in double quotes (column 2)."
+            + FIX,
+        ),
+        ('{"a": 1}\nx', "{p}:2: invalid JSON: Extra data (column 1)." + FIX),
+        ('{"a": 1', "{p}:1: invalid JSON: Expecting ',' delimiter (column 8)." + FIX),
     ],
 )  # fmt: skip
 def test_unreadable_files_stop_with_the_line(tmp_path, text, message):
