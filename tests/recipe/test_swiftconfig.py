@@ -116,13 +116,15 @@ def test_swift_reads_the_file_as_swiftkit_does(tmp_path, monkeypatch, name):
     """swift's own loader on the same file: the same environment, the same torchrun layout and
     the same parsed arguments as swiftkit's recipe, env and argv."""
     path = write_config(tmp_path / name)
-    for key in [*ENV, "SWIFT_CONFIG_FILE"]:
-        monkeypatch.delenv(key, raising=False)
     from swift.cli.main import get_torchrun_args, parse_yaml_args
 
     from swiftkit.recipe import flags_capture
     from swiftkit.run.launch import LaunchSpec, torchrun_command
 
+    parser, _, _ = flags_capture.build_parser()  # swift's own parser, as swift builds it
+    # parse_yaml_args writes os.environ: give it a copy, so nothing leaks into later tests.
+    environ = {k: v for k, v in os.environ.items() if k not in [*ENV, "SWIFT_CONFIG_FILE"]}
+    monkeypatch.setattr(os, "environ", environ)
     argv = [str(path)]
     parse_yaml_args(argv)  # expands the file in place and sets ENV, as `swift sft FILE` does
     recipe = load_recipe(str(path))
@@ -134,7 +136,6 @@ def test_swift_reads_the_file_as_swiftkit_does(tmp_path, monkeypatch, name):
     assert launcher[launcher.index("--nproc_per_node") + 1] == "2"
     assert launcher[launcher.index("--master_port") + 1] == "29555"
 
-    parser, _, _ = flags_capture.build_parser()  # swift's own parser, as swift builds it
     swift_ns, swift_rest = parser.parse_known_args(argv)
     kit_ns, kit_rest = parser.parse_known_args(to_argv(recipe.args))
     assert swift_rest == kit_rest == []
