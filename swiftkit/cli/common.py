@@ -36,7 +36,11 @@ def err(text: str) -> None:
 
 
 def add_recipe_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("recipe", help="recipe name (a file in ./recipes) or path to a .yaml file")
+    p.add_argument(
+        "recipe",
+        help="recipe name (a file in ./recipes) or path to a .yaml or .json file (swift config "
+        "files with an ENV block are recipes too)",
+    )
     p.add_argument(
         "overrides",
         nargs="*",

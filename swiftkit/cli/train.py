@@ -11,7 +11,7 @@ import shlex
 from pathlib import Path
 
 from swiftkit.cli.common import EXIT_BAD_INPUT, EXIT_OK, err, out
-from swiftkit.errors import SwiftkitError
+from swiftkit.errors import RecipeError, SwiftkitError
 
 
 def add_parsers(sub) -> None:
@@ -22,12 +22,24 @@ def add_parsers(sub) -> None:
         "(output_dir/vN-YYYYMMDD-HHMMSS); one process in-process, several under torchrun. "
         "Refuses bad input (exit 2) and runs that will not fit or need a missing GPU (exit 3). "
         "Examples: swiftkit train qwen7b_selfcog; swiftkit train qwen7b_selfcog --dry-run; "
-        "swiftkit train qwen7b_selfcog --resume",
+        "swiftkit train qwen7b_selfcog --dry-run --swift-config run.yaml (then: swift sft "
+        "run.yaml); swiftkit train qwen7b_selfcog --resume",
     )
-    p.add_argument("recipe", help="recipe name (a file in ./recipes) or path to a .yaml file")
+    p.add_argument(
+        "recipe",
+        help="recipe name (a file in ./recipes) or path to a .yaml or .json file "
+        "(swift's own config files, with their ENV block, are recipes too)",
+    )
     p.add_argument("overrides", nargs="*", default=[], metavar="key=value", help="override a flag")
     p.add_argument(
         "--dry-run", action="store_true", help="print the equivalent swift sft command and exit"
+    )
+    p.add_argument(
+        "--swift-config",
+        metavar="PATH",
+        type=Path,
+        help="with --dry-run: write the recipe as a swift config file (.yaml, .yml or .json: "
+        "flat flags and an ENV block) for `swift sft PATH`, and print that command",
     )
     p.add_argument("--force", action="store_true", help="start even if it will not fit")
     p.add_argument("--gpu", help="card to check memory against (default: the detected GPU)")
@@ -75,11 +87,18 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     recipe = load_recipe(args.recipe, args.overrides)
     gpus = [args.gpu] if args.gpu else ()
+    if getattr(args, "swift_config", None) is not None and not args.dry_run:
+        msg = (
+            f"--swift-config {args.swift_config} writes a file only with --dry-run. Add --dry-run."
+        )
+        raise RecipeError(msg)
     if args.dry_run:
         plan = make_plan(recipe, gpus=gpus)
         if plan.errors:
             err(render_problems(plan))
             return EXIT_BAD_INPUT
+        if getattr(args, "swift_config", None) is not None:
+            return _write_swift_config(args.swift_config, recipe, plan)
         out(shell_command(redact_args(recipe.args), redact_env(plan.env)))
         return EXIT_OK
 
@@ -101,20 +120,67 @@ def cmd_train(args: argparse.Namespace) -> int:
         spec = train.prepare_run(recipe, plan, resolved, base_dir=Path.cwd())
     out(f"run directory: {spec.run_dir}")
     code, failure = train.run_and_record(spec)
-    summary = train.summarize_run(spec.run_dir, plan.schedule.last_step if plan.schedule else None)
-    out(_render_summary(summary))
+    stopped = (str(failure) or "SIGINT") if isinstance(failure, KeyboardInterrupt) else None
+    summary = train.summarize_run(
+        spec.run_dir, plan.schedule.last_step if plan.schedule else None, stopped_by=stopped
+    )
+    again = shlex.join(["python", "-m", "swiftkit", "train", args.recipe, *args.overrides])
+    out(_render_summary(summary, f"{again} --resume"))
     if isinstance(failure, SwiftkitError):
         raise failure
-    if failure is not None:
-        again = shlex.join(["python", "-m", "swiftkit", "train", args.recipe, *args.overrides])
-        err(f"stopped by {failure} after saving a checkpoint; resume with: {again} --resume")
+    if failure is not None and summary.resume_from is None:
+        err(f"stopped by {stopped} before any checkpoint was saved; start it again with: {again}")
+    elif failure is not None:
+        err(f"stopped by {stopped} after saving a checkpoint; resume with: {again} --resume")
     return code
 
 
-def _render_summary(s) -> str:
+def _write_swift_config(path: Path, recipe, plan) -> int:
+    """`--dry-run --swift-config PATH`: the recipe as swift's own config file, never written over
+    the recipe (or a base it extends)."""
+    from swiftkit.recipe.swiftconfig import SWIFT_CONFIG_SUFFIXES, render_swift_config
+
+    if path.suffix not in SWIFT_CONFIG_SUFFIXES:
+        msg = (
+            f"--swift-config {path}: swift sft reads a config file only when its name ends in "
+            f".yaml, .yml or .json (got {path.suffix or 'no suffix'!r}). Name it e.g. "
+            f"{path.with_suffix('.yaml')}."
+        )
+        raise RecipeError(msg)
+    if path.resolve() in recipe.chain:
+        msg = f"--swift-config {path} is the recipe itself. Write the swift config to a new file."
+        raise RecipeError(msg)
+    notes = []
+    if plan.fills_placeholders:
+        notes.append(
+            "swift leaves {{NAME}}/{{AUTHOR}} literal in local datasets; swiftkit train trains "
+            "on a filled copy instead."
+        )
+    text = render_swift_config(path, recipe.args, recipe.env, source=recipe.path, notes=notes)
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as e:
+        msg = f"--swift-config {path}: cannot be written ({e}). Choose a writable path."
+        raise RecipeError(msg) from e
+    err(f"wrote the swift config equivalent of {recipe.path} to {path}")
+    out(shlex.join(["swift", "sft", str(path)]))
+    return EXIT_OK
+
+
+def _render_summary(s, resume_command: str | None = None) -> str:
     step = f"{s.global_step}" if s.global_step is not None else "?"
     planned = f"{s.planned_max_steps}" if s.planned_max_steps is not None else "?"
     mark = "" if s.global_step == s.planned_max_steps else " (differs from the plan)"
+    resume = []
+    if getattr(s, "stopped_by", None):
+        mark = f": stopped early by {s.stopped_by} at step {step}"
+        if s.resume_from is not None:
+            resume = [
+                f"  resumes from: {s.resume_from}",
+                f"  resume with: {resume_command}",
+            ]
+        else:
+            resume = ["  resumes from: nothing (no complete checkpoint was saved)"]
     peak = (
         f"{s.peak_memory_gib:.2f} GiB"
         if s.peak_memory_gib is not None
@@ -126,6 +192,7 @@ def _render_summary(s) -> str:
             "summary:",
             f"  run directory: {s.run_dir}",
             f"  global_step: {step} of planned max_steps {planned}{mark}",
+            *resume,
             f"  last checkpoint (the adapter or weights): {s.last_checkpoint or 'none'}",
             f"  peak memory(GiB): {peak}",
             f"  train loss: {loss}",

@@ -25,10 +25,10 @@ from swiftkit.data.datafiles import read_messages as read_messages  # re-exporte
 from swiftkit.data.datafiles import read_rows as read_rows  # re-exported
 from swiftkit.data.rowformats import _convert_file
 from swiftkit.data.rowformats import rows_to_messages as rows_to_messages  # re-exported
+from swiftkit.data.selfcog import swift_fills
 from swiftkit.errors import DatasetError
 
 PLACEHOLDERS = ("{{NAME}}", "{{AUTHOR}}")
-_SELF_COGNITION_IDS = ("self-cognition", "swift/self-cognition", "modelscope/self-cognition")
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ def inspect_dataset(spec: DatasetSpec, problems: list[str]) -> DatasetStats:
 
     Never raises for bad data. Row problems are capped at MAX_ROW_PROBLEMS per file.
     """
-    fills = spec.local_path is None and spec.path_or_id in _SELF_COGNITION_IDS
+    fills = spec.local_path is None and swift_fills(spec.path_or_id, spec.subset, None)
     if spec.local_path is None:
         return DatasetStats(spec, None, (), 0, False, fills)
     if spec.path_or_id.startswith("~"):
@@ -134,7 +134,7 @@ def inspect_dataset(spec: DatasetSpec, problems: list[str]) -> DatasetStats:
         return DatasetStats(spec, None, (), 0, True)
     # A local folder named exactly self-cognition takes the registered dataset's preprocessor
     # (dataset_syntax.py:120-127 matches datasets by base name), so swift fills its placeholders.
-    fills = spec.local_path.is_dir() and spec.local_path.name == "self-cognition"
+    fills = spec.local_path.is_dir() and swift_fills(spec.path_or_id, spec.subset, spec.local_path)
     before = len(problems)
     loaded = _load(spec.local_path, spec.path_or_id, problems)
     if len(problems) > before or any(records is None for _label, records in loaded):

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from swiftkit.data import datasets as ds
+from swiftkit.data.selfcog import SELF_COGNITION_SUBSETS, is_self_cognition, unknown_subsets
 from swiftkit.errors import DatasetError
 from swiftkit.recipe.checks import Findings
 from swiftkit.recipe.recipe import Recipe
@@ -73,9 +74,11 @@ def count_rows(
             continue
         train, val = counts
         if over:
-            exact = False  # which rows land in which split is random: spread the drops
-            share_train = round(over * train / max(train + val, 1))
-            train, val = train - share_train, val - (over - share_train)
+            drop_train, drop_val, known = length_drops(
+                over, st.rows, train, val, split=role == "train" and 0 < ratio < 1
+            )
+            exact = exact and known
+            train, val = train - drop_train, val - drop_val
         plans.append(
             DatasetPlan(
                 st.spec.raw, path, st.rows, sampled, train, val, over, st.placeholder_rows, role
@@ -85,6 +88,32 @@ def count_rows(
             train_total += train
             val_total += val
     return plans, train_total, val_total, exact
+
+
+def length_drops(
+    over: int, rows: int, train: int, val: int, *, split: bool
+) -> tuple[int, int, bool]:
+    """(train rows dropped, val rows dropped, exact?) when `over` of a dataset's `rows` are
+    longer than max_length, after sampling and the split gave it `train` and `val` rows.
+
+    swift drops over-long rows after the split and `#N` sampling (truncation_strategy delete:
+    swift/pipelines/train/sft.py, AddLengthPreprocessor). sample_dataset
+    (swift/dataset/utils.py:18-54) takes the whole dataset N // rows times, then N % rows rows at
+    random. So without a split the count is exact when each row is taken a whole number of
+    times (no #N, or N a multiple of the rows): every over-long row is dropped that many
+    times. A random split (train_test_split), or a random remainder, leaves an expected count:
+    each taken row is over-long with probability over / rows.
+    """
+    if over >= rows:  # every row is too long: all of them go, wherever they landed
+        return train, val, True
+    if split:
+        return round(train * over / rows), round(val * over / rows), False
+    drops = []
+    for n in (train, val):
+        repeats, remainder = divmod(n, rows)
+        drops.append(repeats * over + round(remainder * over / rows))
+    exact = train % rows == 0 and val % rows == 0
+    return drops[0], drops[1], exact
 
 
 # Without a local tokenizer: any byte-level BPE (Qwen, Llama 3) or byte-fallback tokenizer
@@ -136,14 +165,43 @@ def token_lengths(resolved, stats, base_dir):
 
 
 def placeholder_findings(recipe, resolved, stats, findings) -> bool:
-    """model_name/model_author only fill the registered swift/self-cognition dataset."""
-    named = bool(resolved.get("model_name") or resolved.get("model_author"))
+    """model_name/model_author fill {{NAME}}/{{AUTHOR}} only in swift's self-cognition dataset
+    (swiftkit.data.selfcog; swift/dataset/loader.py init_self_cognition_preprocessor). Returns
+    whether train must write filled copies of local datasets that hold them."""
+    given = {k: bool(resolved.get(k)) for k in ("model_name", "model_author")}
+    named = any(given.values())
+    swift_filled = [st for st, _ in stats if st.swift_fills_placeholders]
     local_with = [
         st
         for st, _ in stats
         if st.is_local and st.placeholder_rows and not st.swift_fills_placeholders
     ]
-    local_without = [st for st, _ in stats if st.is_local and not st.placeholder_rows]
+    for st, _ in stats:
+        self_cog = is_self_cognition(st.spec.path_or_id, st.spec.local_path)
+        if self_cog and (odd := unknown_subsets(st.spec.subset)):
+            findings.warnings.append(
+                f"{recipe.location('dataset')}: {st.spec.raw}: {odd[0]} is not a subset of swift's "
+                f"self-cognition dataset ({', '.join(SELF_COGNITION_SUBSETS)}), so swift does not "
+                "fill {{NAME}}/{{AUTHOR}} there. Use one of those subsets."
+            )
+    if swift_filled:
+        missing = [k for k, is_set in given.items() if not is_set]
+        if missing:
+            holders = {"model_name": "{{NAME}}", "model_author": "{{AUTHOR}}"}
+            verb = "is" if len(missing) == 1 else "are"
+            findings.warnings.append(
+                f"{recipe.location('dataset')}: {swift_filled[0].spec.raw} is swift's "
+                f"self-cognition dataset, but {' and '.join(missing)} {verb} not set: swift "
+                f"leaves {'/'.join(holders[k] for k in missing)} in its rows literally and the "
+                "model learns them. Set " + " and ".join(f"{k}: [ZH, EN]" for k in missing) + "."
+            )
+        else:
+            findings.notes.append(
+                "swift fills {{NAME}}/{{AUTHOR}} in "
+                + ", ".join(st.spec.raw for st in swift_filled)
+                + " from model_name and model_author (Chinese rows take the first value, "
+                "English rows the second)"
+            )
     if named and local_with:
         findings.notes.append(
             "swift fills {{NAME}}/{{AUTHOR}} only in its hub self-cognition dataset: swiftkit "
@@ -151,12 +209,13 @@ def placeholder_findings(recipe, resolved, stats, findings) -> bool:
             + ", ".join(st.spec.raw for st in local_with)
             + " into the run directory and trains on that"
         )
-        return True
-    if named and local_without and not local_with:
+    elif named and stats and not swift_filled:
         key = "model_name" if "model_name" in recipe.args else "model_author"
         findings.warnings.append(
-            f"{recipe.location(key)}: {key} does nothing here: no local dataset holds "
-            "{{NAME}} or {{AUTHOR}}. Remove it, or use placeholders in your rows."
+            f"{recipe.location(key)}: {key} does nothing here: swift uses it only in its "
+            "self-cognition dataset (swift/self-cognition), and no dataset in the list is that "
+            "one or a local file holding {{NAME}} or {{AUTHOR}}. Remove it, add "
+            "swift/self-cognition#N to dataset, or use the placeholders in your rows."
         )
     if local_with and not named:
         where = recipe.location("dataset")
@@ -165,4 +224,4 @@ def placeholder_findings(recipe, resolved, stats, findings) -> bool:
             "and model_author are not set: the model would learn the placeholders literally. "
             "Set model_name: and model_author:."
         )
-    return False
+    return bool(named and local_with)

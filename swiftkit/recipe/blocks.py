@@ -20,13 +20,21 @@ SWIFTKIT_SETTINGS = {"lr_tuned_for_batch": int, "gpu": str, "description": str}
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def check_env(env: Any, where: str, problems: list[str]) -> dict[str, str]:
-    if env is None:
+# swift's own config files carry their variables in an `ENV:` block (swift/cli/main.py
+# parse_yaml_args): popped before the flags are turned into argv, each value set as str(value)
+# (a YAML true becomes "True"), and an empty or null block ignored (`if env:`).
+SWIFT_ENV_KEY = "ENV"
+
+
+def check_env(env: Any, where: str, problems: list[str], *, key: str = "env") -> dict[str, str]:
+    """The variables of an `env:` block, or of a swift config file's `ENV:` block (key="ENV":
+    values as swift sets them, str(value))."""
+    if env is None or (key == SWIFT_ENV_KEY and not env):
         return {}
     if not isinstance(env, dict):
         problems.append(
-            f"{where}: env must be a mapping of environment variables (got {env!r}). "
-            "Write e.g. env: {NPROC_PER_NODE: 2}."
+            f"{where}: {key} must be a mapping of environment variables (got {env!r}). "
+            f"Write e.g. {key}: {{NPROC_PER_NODE: 2}}."
         )
         return {}
     out = {}
@@ -38,8 +46,11 @@ def check_env(env: Any, where: str, problems: list[str]) -> dict[str, str]:
             )
         elif isinstance(value, (dict, list)) or value is None:
             problems.append(
-                f"{where}: env {name} must be a single value (got {value!r}). Write {name}: VALUE."
+                f"{where}: {key} {name} must be a single value (got {value!r}). "
+                f"Write {name}: VALUE."
             )
+        elif key == SWIFT_ENV_KEY:
+            out[name] = str(value)
         else:
             out[name] = str(value).lower() if isinstance(value, bool) else str(value)
     return out

@@ -50,21 +50,32 @@ class FlagSchema:
     aliases: Mapping[str, str] = field(default_factory=dict)  # 'output-dir' -> 'output_dir'
     negations: Mapping[str, str] = field(default_factory=dict)  # 'no_add_version' -> 'add_version'
     transformers_version: str = ""
+    # 2.x/3.x names from flag_history.yaml (swiftkit.recipe.history reads the entries)
+    history: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    old_values: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def get(self, name: str) -> Flag | None:
         return self.flags.get(name)
 
     def suggest(self, name: str) -> str | None:
-        """The current flag a misspelt, renamed or dash-spelt name most likely means."""
-        if name in self.renames:
-            return self.renames[name]
+        """The current flag a misspelt, renamed or dash-spelt name most likely means.
+
+        A known old name (3.x renames, then flag_history.yaml) wins over a spelling match; a
+        name closest to an old one means that old one's successor (None if it has none).
+        """
         normal = name.strip().lstrip("-").lower().replace("-", "_")
-        if normal in self.flags:
-            return normal
-        if normal in self.renames:
-            return self.renames[normal]
-        close = difflib.get_close_matches(normal, self.flags.keys(), n=1, cutoff=0.75)
-        return close[0] if close else None
+        for key in (name, normal):
+            if key in self.flags:
+                return key
+            if key in self.renames:
+                return self.renames[key]
+            if key in self.history:
+                return self.history[key].get("new")
+        words = [*self.flags.keys(), *self.history.keys()]
+        close = difflib.get_close_matches(normal, words, n=1, cutoff=0.75)
+        if not close:
+            return None
+        return self.history[close[0]].get("new") if close[0] in self.history else close[0]
 
 
 @functools.cache
@@ -92,6 +103,8 @@ def load_schema() -> FlagSchema:
         aliases=MappingProxyType(raw.get("aliases", {})),
         negations=MappingProxyType(raw.get("negations", {})),
         transformers_version=raw.get("transformers_version", ""),
+        history=MappingProxyType(raw.get("history", {})),
+        old_values=MappingProxyType(raw.get("old_values", {})),
     )
 
 

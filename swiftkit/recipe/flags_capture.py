@@ -32,6 +32,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from swiftkit.recipe.history import check_history, read_table
 from swiftkit.recipe.renames import REMOVED, RENAMES
 
 DATA_PATH = Path(__file__).parent / "sft_flags.json"
@@ -221,6 +222,8 @@ def capture() -> dict:
     if stale := set(REMOVED) & set(flags):
         msg = f"flags listed as removed still exist: {sorted(stale)}"
         raise RuntimeError(msg)
+    history, old_values = read_table()
+    check_history(history, old_values, flags, RENAMES, REMOVED)
     return {
         "swift_version": swift.__version__,
         "transformers_version": transformers.__version__,
@@ -229,6 +232,8 @@ def capture() -> dict:
         "negations": negations,
         "renames": dict(RENAMES),
         "removed": dict(REMOVED),
+        "history": history,
+        "old_values": old_values,
     }
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from swiftkit.errors import SwiftkitError
-from swiftkit.recipe.lookup import recipes_dir
+from swiftkit.recipe.lookup import list_recipe_files, read_recipe_file, recipes_dir
 from swiftkit.recipe.recipe import launch_env, load_recipe
 from swiftkit.recipe.swiftargs import resolve_args, world_size_from_env
 
@@ -21,7 +21,9 @@ class RecipeRow:
 
 def list_recipes(base_dir: Path | None = None) -> list[RecipeRow]:
     rows = []
-    for path in sorted(recipes_dir(base_dir).glob("*.y*ml")):
+    for path in list_recipe_files(recipes_dir(base_dir)):
+        if path.suffix == ".json" and not _looks_like_recipe(path):
+            continue  # a DeepSpeed or other JSON config kept beside the recipes
         try:
             recipe = load_recipe(str(path), base_dir=base_dir)
         except SwiftkitError:
@@ -41,3 +43,11 @@ def list_recipes(base_dir: Path | None = None) -> list[RecipeRow]:
             )
         )
     return rows
+
+
+def _looks_like_recipe(path: Path) -> bool:
+    try:
+        values = read_recipe_file(path).values
+    except SwiftkitError:
+        return True  # listed, as invalid
+    return "model" in values or "extends" in values

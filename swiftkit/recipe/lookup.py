@@ -11,7 +11,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from swiftkit.errors import RecipeError
+from swiftkit.recipe.jsonfile import read_json_mapping
 from swiftkit.recipe.yamlfile import read_yaml_mapping
+
+# A recipe is YAML, or JSON like a swift config file (`swift sft config.json`: the suffixes swift's
+# parse_yaml_args in swift/cli/main.py takes).
+RECIPE_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def read_recipe_file(path: Path):
+    """A recipe file's top-level values and lines: JSON by its suffix, else YAML."""
+    return read_json_mapping(path) if path.suffix == ".json" else read_yaml_mapping(path)
 
 
 def recipes_dir(base_dir: Path | None = None) -> Path:
@@ -21,9 +31,14 @@ def recipes_dir(base_dir: Path | None = None) -> Path:
 def _candidates(ref: str, *, folder: Path, base: Path) -> list[Path]:
     """A path (relative to `base`) when `ref` looks like one, else `folder/ref.yaml|yml`."""
     as_path = Path(ref).expanduser()
-    if as_path.suffix in (".yaml", ".yml") or os.sep in ref or "/" in ref:
+    if as_path.suffix in RECIPE_SUFFIXES or os.sep in ref or "/" in ref:
         return [as_path if as_path.is_absolute() else base / as_path]
-    return [folder / f"{ref}.yaml", folder / f"{ref}.yml"]
+    return [folder / f"{ref}{suffix}" for suffix in RECIPE_SUFFIXES]
+
+
+def list_recipe_files(folder: Path) -> list[Path]:
+    """The recipe files in `folder`, by name."""
+    return sorted(p for p in folder.glob("*") if p.suffix in RECIPE_SUFFIXES and p.is_file())
 
 
 def _first_file(candidates: Sequence[Path]) -> Path | None:
@@ -37,7 +52,7 @@ def find_recipe(ref: str, *, base_dir: Path | None = None) -> Path:
     found = _first_file(candidates)
     if found is not None:
         return found
-    stems = sorted(p.stem for p in recipes_dir(base).glob("*.y*ml"))
+    stems = sorted(p.stem for p in list_recipe_files(recipes_dir(base)))
     near = _close_match(ref, stems)
     hint = f" Did you mean {near}?" if near else ""
     msg = f"recipe {ref!r} not found (looked for {candidates[0]}).{hint} Run python -m swiftkit ls."
@@ -57,7 +72,7 @@ def load_chain(path: Path, seen: tuple[Path, ...] = ()):
         cycle = " -> ".join(p.name for p in (*seen, path))
         msg = f"{seen[-1]}: extends cycle: {cycle}. Remove one of the extends lines."
         raise RecipeError(msg)
-    doc = read_yaml_mapping(path)
+    doc = read_recipe_file(path)
     base_ref = doc.values.get("extends")
     chain: list = []
     if base_ref is not None:

@@ -1,8 +1,9 @@
 """Recipes: finding them, `extends` chains, key=value overrides, renames and typing of every key.
 
-A recipe is a flat YAML mapping whose keys are `swift sft` flags, plus three reserved blocks:
-`extends` (a base recipe), `env` (launch settings such as NPROC_PER_NODE) and `swiftkit`
-(settings of swiftkit itself, never passed to swift).
+A recipe is a flat YAML mapping (or JSON object) whose keys are `swift sft` flags, plus three
+reserved blocks: `extends` (a base recipe), `env` (launch settings such as NPROC_PER_NODE; a
+swift config file's `ENV` block is read the same way) and `swiftkit` (settings of swiftkit
+itself, never passed to swift). So `swift sft config.yaml` files are recipes as they are.
 
 Relative paths are resolved one way everywhere: a recipe named by path and a base named by
 `extends` resolve against the directory of the file that names them; dataset and model paths
@@ -18,12 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from swiftkit.errors import RecipeError, ValidationError
-from swiftkit.recipe.blocks import LAUNCH_ENV, check_env, check_settings
+from swiftkit.recipe import history
+from swiftkit.recipe.blocks import LAUNCH_ENV, SWIFT_ENV_KEY, check_env, check_settings
 from swiftkit.recipe.flags import FlagSchema, coerce_value, load_schema
 from swiftkit.recipe.lookup import find_recipe, load_chain
 from swiftkit.recipe.yamlfile import parse_override
 
-RESERVED_KEYS = ("extends", "env", "swiftkit")
+RESERVED_KEYS = ("extends", "env", SWIFT_ENV_KEY, "swiftkit")
 # Keys people write that swift sft has no flag for, and what ms-swift does instead.
 NOT_FLAGS = {
     "trust_remote_code": (
@@ -59,9 +61,18 @@ def _type_flag(
 ) -> tuple[str, Any] | None:
     """Check one flag: its name (with renames and did-you-mean) and its value's type."""
     name = key
+    old = schema.history.get(key) if schema.get(key) is None else None
     if schema.get(key) is None and key in schema.renames:
         name = schema.renames[key]
         notices.append(f"{where}: {key} is the ms-swift 3.x name of {name}; using {name}.")
+    elif old is not None and history.is_rename(old):
+        name = old["new"]
+        notices.append(
+            f"{where}: {key} is the ms-swift {history.era(old)} name of {name}; using {name}."
+        )
+    elif old is not None:
+        problems.append(history.old_name_problem(key, value, old, where))
+        return None
     flag = schema.get(name)
     if flag is None:
         if key in schema.removed:
@@ -77,11 +88,24 @@ def _type_flag(
         problems.append(f"{where}: {key} is not a swift sft flag. {hint}")
         return None
     try:
-        return name, coerce_value(flag, value)
+        typed = coerce_value(flag, value)
     except ValueError as e:
         fix = f"Write {name}: {_example(flag)}." if _example(flag) else "Fix the value."
         problems.append(f"{where}: {name} {e}. {fix}")
         return None
+    spelling = schema.old_values.get(name)
+    if spelling and (message := history.old_value_problem(name, typed, spelling, where)):
+        problems.append(message)
+        return None
+    return name, typed
+
+
+def _renamed(key: str, schema: FlagSchema) -> str | None:
+    """The new name an old one is read as (3.x renames, and 2.x/3.x renames from the history)."""
+    if schema.get(key) is not None:
+        return None
+    old = schema.history.get(key)
+    return schema.renames.get(key) or (old["new"] if old and history.is_rename(old) else None)
 
 
 def _example(flag) -> str:
@@ -106,8 +130,8 @@ def load_recipe(ref: str, overrides: Sequence[str] = (), *, base_dir: Path | Non
     settings: dict[str, Any] = {}
 
     def put(key: str, value: Any, loc: str) -> None:
-        if key == "env":
-            env.update(check_env(value, loc, problems))
+        if key in ("env", SWIFT_ENV_KEY):
+            env.update(check_env(value, loc, problems, key=key))
             return
         if key == "swiftkit":
             settings.update(check_settings(value, loc, problems))
@@ -122,11 +146,18 @@ def load_recipe(ref: str, overrides: Sequence[str] = (), *, base_dir: Path | Non
 
     chain = load_chain(path)
     for file_path, doc in chain:
+        problems.extend(doc.problems)
         for key, value in doc.values.items():
             if key == "extends":
                 continue
             loc = f"{file_path}:{doc.lines[key]}"
-            renamed = schema.renames.get(key) if schema.get(key) is None else None
+            if key == SWIFT_ENV_KEY and "env" in doc.values:
+                problems.append(
+                    f"{loc}: ENV and env are both set (ENV is swift's config-file spelling). "
+                    "Keep one of them."
+                )
+                continue
+            renamed = _renamed(key, schema)
             if renamed and renamed in doc.values:
                 problems.append(
                     f"{loc}: {key} and {renamed} are both set ({key} is the old name). "

@@ -16,11 +16,16 @@ from swiftkit.errors import RecipeError
 
 @dataclass(frozen=True)
 class YamlDocument:
-    """A recipe file's top-level mapping, with the 1-based line of each top-level key."""
+    """A recipe file's top-level mapping, with the 1-based line of each top-level key.
+
+    problems: what is wrong inside an otherwise readable file (a key set twice, a value that
+    cannot be read safely), reported with every other check instead of stopping them.
+    """
 
     path: Path
     values: dict[str, Any]
     lines: dict[str, int]
+    problems: tuple[str, ...] = ()
 
 
 # Recipes are flat; a nested value (a deepspeed config) needs a few levels. The limits keep a
@@ -94,7 +99,13 @@ def _syntax_message(path: Path, exc: yaml.YAMLError) -> str:
 
 
 def read_yaml_mapping(path: Path) -> YamlDocument:
-    """Parse `path` as a recipe file. Raises RecipeError listing every problem found."""
+    """Parse `path` as a recipe file.
+
+    Raises RecipeError when the file cannot be read as a mapping at all (missing, unreadable,
+    YAML syntax, not a mapping). A key set twice keeps its last value, as yaml.safe_load in
+    swift's own config loader (swift/cli/main.py parse_yaml_args) does, and is returned in
+    `problems` with anything else wrong inside the file, to be reported with the other checks.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as e:
@@ -140,7 +151,6 @@ def read_yaml_mapping(path: Path) -> YamlDocument:
                     f"{path}:{line}: {name} is set twice (first on line {seen[name]}). "
                     "Keep one of them."
                 )
-                continue
             seen.setdefault(name, line)
             unsafe = _check_value(key_node, path, problems, memo) or _check_value(
                 value_node, path, problems, memo
@@ -158,8 +168,7 @@ def read_yaml_mapping(path: Path) -> YamlDocument:
                     "names such as learning_rate."
                 )
                 continue
-            if key in values:
-                continue
+            values.pop(key, None)  # the last one wins, as in yaml.safe_load
             values[key] = loader.construct_object(value_node, deep=True)
             lines[key] = line
     except yaml.YAMLError as e:
@@ -172,11 +181,7 @@ def read_yaml_mapping(path: Path) -> YamlDocument:
         raise RecipeError(msg) from e
     finally:
         loader.dispose()
-    if problems:
-        from swiftkit.errors import ValidationError
-
-        raise ValidationError.from_problems(problems)
-    return YamlDocument(path=path, values=values, lines=lines)
+    return YamlDocument(path=path, values=values, lines=lines, problems=tuple(problems))
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -37,6 +37,8 @@ class RunSummary:
     last_checkpoint: Path | None
     peak_memory_gib: float | None
     train_loss: float | None
+    stopped_by: str | None = None  # "SIGTERM"/"SIGINT" when a stop signal ended the run early
+    resume_from: Path | None = None  # the checkpoint --resume continues from, after a stop
 
 
 def check_hardware(
@@ -201,12 +203,21 @@ def run_and_record(spec: LaunchSpec) -> tuple[int, BaseException | None]:
     return code, failure
 
 
-def summarize_run(run_dir: Path, planned_max_steps: int | None) -> RunSummary:
-    """What swift wrote, read the way `swiftkit status` reads it."""
+def summarize_run(
+    run_dir: Path, planned_max_steps: int | None, *, stopped_by: str | None = None
+) -> RunSummary:
+    """What swift wrote, read the way `swiftkit status` reads it. After a stop signal, also the
+    checkpoint `train --resume` will continue from (the newest complete one, as
+    swiftkit.run.resume.find_resume_point picks it)."""
+    from swiftkit.run.resume import checkpoint_problem
     from swiftkit.watch.runs import read_run
 
     run = read_run(run_dir)
     loss = run.train[-1].loss if run.train else run.mean_train_loss
+    resume_from = None
+    if stopped_by is not None:
+        complete = [c.path for c in run.checkpoints if checkpoint_problem(c.path) is None]
+        resume_from = complete[-1] if complete else None
     return RunSummary(
         run_dir=run_dir,
         global_step=run.global_step,
@@ -215,4 +226,6 @@ def summarize_run(run_dir: Path, planned_max_steps: int | None) -> RunSummary:
         last_checkpoint=run.checkpoints[-1].path if run.checkpoints else None,
         peak_memory_gib=run.peak_memory_gib,
         train_loss=loss,
+        stopped_by=stopped_by,
+        resume_from=resume_from,
     )

@@ -26,6 +26,7 @@ BASE = "model: m\ndataset: data/train.jsonl\n"  # lines 1-2 of most recipes belo
 DATA = {"data/train.jsonl": f"{ROW}\n{ROW}\n"}
 R = "{T}/recipes/r.yaml"
 SEE_LS = "Run python -m swiftkit ls."
+SEE_FLAGS = "See python -m swiftkit flags for the list."
 ALIAS_FIX = "Recipes are plain data: write the value out without anchors, aliases or deep nesting."
 
 
@@ -95,6 +96,19 @@ CASES = [
         one(f"{R}:5: NNODES is set twice (first on line 4). Keep one of them."),
     ),
     Case(
+        "duplicate-key-beside-everything-else",
+        recipe(
+            "model: m\nlora_rank: 8\nlora_rnak: 16\ndataset: data/missing.jsonl\nlora_rank: 4\n"
+        ),
+        V,
+        problems(
+            f"{R}:5: lora_rank is set twice (first on line 2). Keep one of them.",
+            f"{R}:3: lora_rnak is not a swift sft flag. Did you mean lora_rank?",
+            "data/missing.jsonl: dataset not found (looked for {T}/data/missing.jsonl). Check "
+            "the path; relative paths are read from the directory swift runs in.",
+        ),
+    ),
+    Case(
         "top-level-list",
         recipe("- model\n- dataset\n"),
         V,
@@ -146,9 +160,11 @@ CASES = [
         "alias-bomb",
         recipe(BASE + _nested_aliases(4, 10)),
         V,
-        one(
+        problems(
             f"{R}:6: a3 expands to 11111 values through YAML aliases (more than 10000). "
-            + ALIAS_FIX
+            + ALIAS_FIX,
+            # Reported beside everything else: the other keys are checked too.
+            *(f"{R}:{3 + i}: a{i} is not a swift sft flag. {SEE_FLAGS}" for i in range(3)),
         ),
     ),
     Case(
@@ -682,6 +698,123 @@ CASES = [
         V,
         one(f'{R}:3: swiftkit.gpu must be a string (got 4090). Quote it: gpu: "4090".'),
     ),
+    Case(
+        "swift-env-not-a-mapping",
+        recipe(BASE + "ENV: [NPROC_PER_NODE]\n"),
+        V,
+        one(
+            f"{R}:3: ENV must be a mapping of environment variables (got ['NPROC_PER_NODE']). "
+            "Write e.g. ENV: {NPROC_PER_NODE: 2}."
+        ),
+    ),
+    Case(
+        "swift-env-and-env",
+        recipe(BASE + "env:\n  OMP_NUM_THREADS: 1\nENV:\n  NPROC_PER_NODE: 2\n"),
+        V,
+        one(
+            f"{R}:5: ENV and env are both set (ENV is swift's config-file spelling). "
+            "Keep one of them."
+        ),
+    ),
+    Case(
+        "swift-env-nproc-not-a-number",
+        recipe(BASE + "ENV:\n  NPROC_PER_NODE: two\n"),
+        V,
+        one(
+            f"{R}: env NPROC_PER_NODE must be a positive integer (got 'two'). "
+            "Write NPROC_PER_NODE: 2."
+        ),
+    ),
+    # ---------------------------------------------------------------- swift config files (JSON)
+    Case(
+        "json-syntax",
+        {"recipes/c.json": '{"model": "m",\n "dataset": ["data/train.jsonl",]\n}', **DATA},
+        ["validate", "recipes/c.json"],
+        "{T}/recipes/c.json:2: invalid JSON: Expecting value (column 33). Fix the JSON there.",
+    ),
+    Case(
+        "json-top-level-list",
+        {"recipes/c.json": '["model", "m"]', **DATA},
+        ["plan", "c"],
+        "{T}/recipes/c.json:1: the top level must be an object of swift sft flags (got a list). "
+        'Write {"flag": value, ...}.',
+    ),
+    Case(
+        "json-every-problem-at-once",
+        {
+            "recipes/c.json": '{"model": "m", "dataset": "data/nope.jsonl",\n "lora_rank": 8,\n'
+            ' "lora_rnak": 8,\n "lora_rank": 16,\n "ENV": {"NPROC_PER_NODE": 0}}\n',
+            **DATA,
+        },
+        ["validate", "c"],
+        problems(
+            "{T}/recipes/c.json:4: lora_rank is set twice (first on line 2). Keep one of them.",
+            "{T}/recipes/c.json:3: lora_rnak is not a swift sft flag. Did you mean lora_rank?",
+            "{T}/recipes/c.json: env NPROC_PER_NODE must be a positive integer (got '0'). "
+            "Write NPROC_PER_NODE: 2.",
+            "data/nope.jsonl: dataset not found (looked for {T}/data/nope.jsonl). Check the path; "
+            "relative paths are read from the directory swift runs in.",
+        ),
+    ),
+    # ---------------------------------------------------------------- older ms-swift names
+    Case(
+        "2x-use-flash-attn",
+        recipe(BASE + "use_flash_attn: true\n"),
+        V,
+        one(
+            f"{R}:3: use_flash_attn is the ms-swift 2.x flag that became attn_impl (got True). "
+            "Write attn_impl: flash_attn."
+        ),
+    ),
+    Case(
+        "2x-lora-target-modules-all",
+        recipe(BASE + "lora_target_modules: ALL\n"),
+        V,
+        one(
+            f"{R}:3: lora_target_modules is the ms-swift 2.x flag that became target_modules "
+            "(got 'ALL'). Write target_modules: all-linear."
+        ),
+    ),
+    Case(
+        "2x-target-modules-default",
+        recipe(BASE + "target_modules: DEFAULT\n"),
+        V,
+        one(
+            f"{R}:3: target_modules value DEFAULT is ms-swift 2.x's spelling (got ['DEFAULT']). "
+            "DEFAULT and AUTO meant the model type's default modules in 2.x (usually the "
+            "attention projections): list them, e.g. target_modules: [q_proj, k_proj, v_proj], "
+            "or write target_modules: all-linear (every linear layer, the 4.x default)."
+        ),
+    ),
+    Case(
+        "2x-quantization-bit",
+        recipe(BASE + "quantization_bit: 4\n"),
+        V,
+        one(
+            f"{R}:3: quantization_bit is the ms-swift 2.x flag that became quant_bits (got 4). "
+            "Write quant_bits: 4 and quant_method: bnb."
+        ),
+    ),
+    Case(
+        "2x-removed-flag",
+        recipe(BASE + "gpu_memory_fraction: 0.9\n"),
+        V,
+        one(
+            f"{R}:3: gpu_memory_fraction was removed from ms-swift after 2.6.1. Remove it, or "
+            "cap the memory per GPU with max_memory."
+        ),
+    ),
+    Case(
+        "2x-names-with-other-problems",
+        recipe(BASE + "sft_type: lora\ndtype: bf16\nlora_rank: 0\n"),
+        V,
+        f"warning: {R}:3: sft_type is the ms-swift 2.x name of tuner_type; using tuner_type.\n"
+        + problems(
+            f"{R}:4: dtype is the ms-swift 2.x flag that became torch_dtype (got 'bf16'). "
+            "Write torch_dtype: bfloat16.",
+            f"{R}:5: lora_rank must be at least 1 (got 0). Use e.g. 8.",
+        ),
+    ),
     # ---------------------------------------------------------------- combinations swift refuses
     Case(
         "quant-bits-without-method",
@@ -783,6 +916,25 @@ CASES = [
             "swiftkit plan [-h] [--json] [--gpu GPU] recipe [key=value ...]",
             "the following arguments are required: recipe",
         ),
+    ),
+    Case(
+        "swift-config-without-dry-run",
+        recipe(BASE),
+        ["train", "r", "--swift-config", "out.yaml"],
+        "--swift-config out.yaml writes a file only with --dry-run. Add --dry-run.",
+    ),
+    Case(
+        "swift-config-bad-suffix",
+        recipe(BASE),
+        ["train", "r", "--dry-run", "--swift-config", "out.cfg"],
+        "--swift-config out.cfg: swift sft reads a config file only when its name ends in "
+        ".yaml, .yml or .json (got '.cfg'). Name it e.g. out.yaml.",
+    ),
+    Case(
+        "swift-config-over-the-recipe",
+        recipe(BASE),
+        ["train", "r", "--dry-run", "--swift-config", "recipes/r.yaml"],
+        "--swift-config recipes/r.yaml is the recipe itself. Write the swift config to a new file.",
     ),
     Case(
         "unknown-gpu",

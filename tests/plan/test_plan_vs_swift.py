@@ -53,6 +53,8 @@ CASES = [
     pytest.param(10, "", 1, 3, 1.5, 0.0, {}, id="fractional-epochs"),
     pytest.param(30, "", 1, 5, 1, 0.2, {}, id="30rows-split0.2-g5"),
     pytest.param(24, "", 1, 4, 1, 0.0, {"max_length": 90, "long_every": 3}, id="delete-long-rows"),
+    # #48 of 24 rows takes each row twice: each long row is dropped twice, an exact count.
+    pytest.param(24, "#48", 1, 8, 1, 0.0, {"max_length": 90, "long_every": 3}, id="delete-x2"),
     pytest.param(
         22,
         "",
@@ -97,6 +99,7 @@ def test_plan_max_steps_equals_trainer(
     assert plan.errors == ()
     if extra.get("long_every"):
         assert plan.datasets[0].rows_over_max_length == len(range(0, rows, extra["long_every"]))
+        assert plan.rows_exact  # no split, each row taken a whole number of times: exact
     flags = [a for a in CPU_SFT_FLAGS]
     flags[flags.index("--max_length") + 1] = str(extra.get("max_length", 256))
     result = sft_in_process([*flags, *swift_argv(plan.args)])

@@ -2,7 +2,7 @@
 
 import pytest
 
-from swiftkit.errors import RecipeError, ValidationError
+from swiftkit.errors import RecipeError
 from swiftkit.recipe.yamlfile import parse_override, read_yaml_mapping
 
 
@@ -18,14 +18,20 @@ def test_lines_of_top_level_keys(tmp_path):
     assert doc.lines == {"model": 2, "learning_rate": 4}
 
 
-def test_duplicate_keys_are_all_reported(tmp_path):
-    path = write(tmp_path, "a: 1\nb: 2\na: 3\nenv:\n  X: 1\n  X: 2\n")
-    with pytest.raises(ValidationError) as e:
-        read_yaml_mapping(path)
-    assert e.value.problems == (
+def test_duplicate_keys_are_all_reported_and_the_last_wins_as_in_swift(tmp_path):
+    """Reported with the other checks, not instead of them; the values are what swift's
+    yaml.safe_load (swift/cli/main.py parse_yaml_args) reads: the last of each key."""
+    import yaml
+
+    text = "a: 1\nb: 2\na: 3\nenv:\n  X: 1\n  X: 2\n"
+    doc = read_yaml_mapping(write(tmp_path, text))
+    path = tmp_path / "r.yaml"
+    assert doc.problems == (
         f"{path}:3: a is set twice (first on line 1). Keep one of them.",
         f"{path}:6: X is set twice (first on line 5). Keep one of them.",
     )
+    assert doc.values == yaml.safe_load(text) == {"a": 3, "b": 2, "env": {"X": 2}}
+    assert doc.lines == {"a": 3, "b": 2, "env": 4}
 
 
 @pytest.mark.parametrize(

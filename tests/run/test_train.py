@@ -70,6 +70,20 @@ def planned_steps(project, *overrides):
         os.chdir(cwd)
 
 
+def as_swift_config(recipe: Path) -> Path:
+    """The recipe as swift's own config file (`swift sft tiny.json`): flat flags and ENV."""
+    import yaml
+
+    values = yaml.safe_load(recipe.read_text(encoding="utf-8"))
+    values.pop("swiftkit")  # swiftkit's own block: swift would refuse it as a flag
+    values["ENV"] = values.pop("env")
+    config = recipe.with_suffix(".json")
+    config.write_text(json.dumps(values, ensure_ascii=False, indent=2), encoding="utf-8")
+    recipe.unlink()
+    return config
+
+
+# nproc 1 trains a swift config file (JSON, ENV block) unchanged; nproc 2 a YAML recipe.
 @pytest.mark.parametrize("nproc", [1, 2])
 def test_train_reaches_planned_steps_on_filled_copy(project, nproc):
     # 2 processes: 20 rows - 3 for validation = 17; swift's BatchSamplerShard gives each rank
@@ -82,6 +96,8 @@ def test_train_reaches_planned_steps_on_filled_copy(project, nproc):
     recipe = project / "recipes" / "tiny.yaml"
     text = recipe.read_text(encoding="utf-8")
     recipe.write_text(text.replace("env:\n", f"env:\n  NPROC_PER_NODE: {nproc}\n"), "utf-8")
+    if nproc == 1:
+        as_swift_config(recipe)
     planned = planned_steps(project, *over)
     assert nproc == 1 or planned == 8
     done = swiftkit(project, "train", "tiny", *over)
@@ -97,6 +113,8 @@ def test_train_reaches_planned_steps_on_filled_copy(project, nproc):
     assert "{{NAME}}" not in text and "tiny-swift" in text and "swiftkit" in text
     prov = run / "swiftkit"
     assert json.loads((prov / "plan.json").read_text())["max_steps"] == planned
+    recorded_env = json.loads((prov / "swift_args.json").read_text())["env"]
+    assert recorded_env.items() >= {"NPROC_PER_NODE": str(nproc), "OMP_NUM_THREADS": "1"}.items()
     assert json.loads((prov / "exit.json").read_text())["exit_code"] == 0
     assert set(json.loads((prov / "versions.json").read_text())) >= {"ms-swift", "torch", "peft"}
 
@@ -123,7 +141,7 @@ def test_sigterm_saves_then_resume_continues_without_gap(project):
         time.sleep(0.2)
     assert log is not None, "training never logged"
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
+    out, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err[-3000:]
     run = log.parent
     saved = sorted(int(p.name.split("-")[1]) for p in run.glob("checkpoint-*"))
@@ -133,6 +151,14 @@ def test_sigterm_saves_then_resume_continues_without_gap(project):
         "stopped by SIGTERM after saving a checkpoint; resume with: python -m swiftkit train "
         "tiny num_train_epochs=40 --resume\n"
     ) in err
+    # The summary says it stopped early, where it resumes, and how; not "differs from the plan".
+    assert (
+        f"  global_step: {stopped_at} of planned max_steps {planned}: stopped early by SIGTERM "
+        f"at step {stopped_at}\n"
+        f"  resumes from: {run}/checkpoint-{stopped_at}\n"
+        "  resume with: python -m swiftkit train tiny num_train_epochs=40 --resume\n"
+    ) in out
+    assert "differs from the plan" not in out
 
     resumed = swiftkit(project, "train", "tiny", *over, "--resume")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
