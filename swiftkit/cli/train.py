@@ -37,6 +37,11 @@ def add_parsers(sub) -> None:
         help="continue the recipe's newest unfinished run from its last complete "
         "checkpoint, with the arguments it was started with",
     )
+    p.add_argument(
+        "--run-id",
+        help="name shared by every node of one run: node 0 creates the run directory, the "
+        "others find it (default: SWIFTKIT_RUN_ID, or slurm-$SLURM_JOB_ID on several SLURM nodes)",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser(
@@ -62,31 +67,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
         None,
         False,
     )
+    args.run_id = None
     return cmd_train(args)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from swiftkit.cli.nodes import dry_run_commands
     from swiftkit.cli.render import render_plan, render_problems
     from swiftkit.plan.plan import make_plan
     from swiftkit.recipe.recipe import load_recipe
-    from swiftkit.recipe.secrets import redact_args, redact_env
     from swiftkit.run import train
-    from swiftkit.run.launch import shell_command
 
     recipe = load_recipe(args.recipe, args.overrides)
     gpus = [args.gpu] if args.gpu else ()
     if args.dry_run:
-        plan = make_plan(recipe, gpus=gpus)
+        plan = make_plan(recipe, gpus=gpus, run_id=args.run_id)
         if plan.errors:
             err(render_problems(plan))
             return EXIT_BAD_INPUT
-        out(shell_command(redact_args(recipe.args), redact_env(plan.env)))
+        out(dry_run_commands(plan, args.recipe, args.overrides))
         return EXIT_OK
 
     from swiftkit.memory.hardware import detect_gpus
 
     detected = detect_gpus()
-    plan = make_plan(recipe, gpus=gpus, detected=detected)
+    plan = make_plan(recipe, gpus=gpus, detected=detected, run_id=args.run_id)
     if plan.errors:
         err(render_problems(plan))
         return EXIT_BAD_INPUT
@@ -107,7 +112,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise failure
     if failure is not None:
         again = shlex.join(["python", "-m", "swiftkit", "train", args.recipe, *args.overrides])
-        err(f"stopped by {failure} after saving a checkpoint; resume with: {again} --resume")
+        where = ""
+        if plan.launch is not None and plan.launch.nnodes > 1:
+            run_id = plan.launch.run_id.value if plan.launch.run_id else "?"
+            where = f" (on every node, with run id {run_id})"
+        err(f"stopped by {failure} after saving a checkpoint; resume with: {again} --resume{where}")
     return code
 
 

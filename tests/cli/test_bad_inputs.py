@@ -751,7 +751,7 @@ CASES = [
             "swiftkit",
             "swiftkit [-h] [--version] COMMAND ...",
             "argument COMMAND: invalid choice: 'frobnicate' (choose from 'ls', 'validate', "
-            "'plan', 'flags', 'gpus', 'train', 'demo', 'status', 'compare')",
+            "'plan', 'flags', 'gpus', 'train', 'demo', 'sbatch', 'status', 'compare')",
         ),
     ),
     Case(
