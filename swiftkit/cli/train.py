@@ -22,12 +22,15 @@ def add_parsers(sub) -> None:
         "(output_dir/vN-YYYYMMDD-HHMMSS); one process in-process, several under torchrun. "
         "Refuses bad input (exit 2) and runs that will not fit or need a missing GPU (exit 3). "
         "Examples: swiftkit train qwen7b_selfcog; swiftkit train qwen7b_selfcog --dry-run; "
-        "swiftkit train qwen7b_selfcog --resume",
+        "swiftkit train qwen7b_selfcog --resume; on node 1 of 2: NNODES=2 NODE_RANK=1 "
+        "MASTER_ADDR=gpu01 MASTER_PORT=29500 swiftkit train qwen7b_selfcog --run-id q7-0501",
     )
     p.add_argument("recipe", help="recipe name (a file in ./recipes) or path to a .yaml file")
     p.add_argument("overrides", nargs="*", default=[], metavar="key=value", help="override a flag")
     p.add_argument(
-        "--dry-run", action="store_true", help="print the equivalent swift sft command and exit"
+        "--dry-run",
+        action="store_true",
+        help="print the equivalent swift sft command (one per node) and exit",
     )
     p.add_argument("--force", action="store_true", help="start even if it will not fit")
     p.add_argument("--gpu", help="card to check memory against (default: the detected GPU)")

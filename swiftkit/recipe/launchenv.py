@@ -176,26 +176,8 @@ def resolve_launch_env(
     if slurm is not None:
         problems += [f"{where}{p}" for p in slurm.problems]
         hosts = slurm.hosts
-        derived = dict(slurm.values)
-        nnodes = values["NNODES"].value if "NNODES" in values else derived.get("NNODES", ("1",))[0]
-        multi_node = nnodes.isdigit() and int(nnodes) > 1
-        nproc = (
-            values["NPROC_PER_NODE"].value
-            if "NPROC_PER_NODE" in values
-            else derived.get("NPROC_PER_NODE", ("1",))[0]
-        )
-        needs_port = multi_node or (nproc.isdigit() and int(nproc) > 1)
-        for name in LAYOUT_DEFAULTS:
-            if name in values or name not in derived:
-                continue
-            if name in ("NODE_RANK", "MASTER_ADDR") and not multi_node:
-                continue  # one node: torchrun needs neither
-            if name == "NNODES" and not multi_node:
-                continue
-            if name == "MASTER_PORT" and not needs_port:
-                continue
-            value, detail = derived[name]
-            values[name] = LaunchValue(name, value, SLURM, detail)
+        for name, (value, detail) in slurm.values.items():
+            values.setdefault(name, LaunchValue(name, value, SLURM, detail))
     for name, value in LAYOUT_DEFAULTS.items():
         values.setdefault(name, LaunchValue(name, value, DEFAULT))
     _check_layout(values, problems)

@@ -70,7 +70,7 @@ def test_slurm_fills_the_layout():
 
 
 def test_one_host_allocation():
-    """One node with 4 GPUs: torchrun needs only NPROC_PER_NODE and a port of the job's own."""
+    """One node with 4 GPUs: the port is the job's own, so two jobs sharing a node differ."""
     launch = resolve_launch_env(
         {},
         {
@@ -81,9 +81,14 @@ def test_one_host_allocation():
             "SLURM_GPUS_PER_NODE": "4",
         },
     )
-    assert launch.env == {"NPROC_PER_NODE": "4", "MASTER_PORT": "15001"}
-    assert sources(launch)["NNODES"] == ("1", "default")
-    assert sources(launch)["MASTER_ADDR"] == ("127.0.0.1", "default")
+    assert sources(launch) == {
+        "NPROC_PER_NODE": ("4", "SLURM (SLURM_GPUS_PER_NODE)"),
+        "NNODES": ("1", "SLURM (SLURM_JOB_NUM_NODES)"),
+        "NODE_RANK": ("0", "SLURM (SLURM_NODEID)"),
+        "MASTER_ADDR": ("gpu07", "SLURM (the first host of SLURM_JOB_NODELIST=gpu07)"),
+        "MASTER_PORT": ("15001", "SLURM (15000 + the last 4 digits of SLURM_JOB_ID)"),
+    }
+    assert launch.hosts == ("gpu07",)
     assert launch.run_id is None  # one node needs none; two runs in one allocation stay apart
 
 

@@ -145,7 +145,7 @@ def run_job(project, script, fake_dir, job_id, restarts=0):
 
 
 def test_slurm_job_saves_on_sigterm_requeues_and_resumes(project, tmp_path):
-    over = ["num_train_epochs=10", "logging_steps=1"]
+    over = ["num_train_epochs=6", "logging_steps=1"]
     script = project / "tiny.sbatch"
     written = subprocess.run(
         [
