@@ -147,3 +147,17 @@ def test_node_1_without_node_0_stops_after_the_timeout(project, capsys, monkeypa
     assert code == 1
     assert f"node 1: no run directory with run id 'lonely' appeared under {project}/out" in err
     assert not (project / "out").exists() or not any((project / "out").iterdir())
+
+
+@pytest.mark.parametrize(("rank", "writes"), [("0", True), ("1", False)])
+def test_only_node_0_writes_the_run_markers(tmp_path, monkeypatch, rank, writes):
+    from swiftkit.run import train
+    from swiftkit.run.launch import LaunchSpec
+
+    seen = {}
+    monkeypatch.setattr(train, "start_run", lambda spec: seen.update(pid=(prov / "pid").exists()))
+    prov = tmp_path / "swiftkit"
+    spec = LaunchSpec(tmp_path, ("--model", "m"), {"NNODES": "2", "NODE_RANK": rank})
+    assert train.run_and_record(spec) == (0, None)
+    assert seen["pid"] is writes  # node 0 marks the run live while it trains
+    assert (prov / "exit.json").exists() is writes
