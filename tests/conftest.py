@@ -51,6 +51,18 @@ def _isolated_swift_cache(tmp_path_factory):
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_launch_environment():
+    """Plans in tests do not depend on where the suite runs: no NNODES/MASTER_PORT/... from the
+    shell and no SLURM allocation (tests that need them set them by hand)."""
+    launch = ("NPROC_PER_NODE", "NNODES", "NODE_RANK", "MASTER_ADDR", "MASTER_PORT")
+    with pytest.MonkeyPatch.context() as mp:
+        for name in list(os.environ):
+            if name in launch or name.startswith("SLURM_") or name == "SWIFTKIT_RUN_ID":
+                mp.delenv(name)
+        yield
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """The tiny Qwen2 model: the demo's .cache/tiny-qwen2 when it is a current build, else built."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from swiftkit.cli.nodes import render_launch
 from swiftkit.plan.plan import Plan
 from swiftkit.plan.schedule import abbreviate
 
@@ -131,6 +132,7 @@ def render_plan(plan: Plan) -> str:
     lines += _rows(plan)
     lines.append("schedule:")
     lines += _schedule(plan)
+    lines += render_launch(plan)
     lines.append(f"learning rate: {plan.learning_rate:g}")
     if plan.lr_note:
         lines.append(f"  note: {plan.lr_note}")

@@ -23,7 +23,9 @@ def add_parsers(sub) -> None:
         "Refuses bad input (exit 2) and runs that will not fit or need a missing GPU (exit 3). "
         "Examples: swiftkit train qwen7b_selfcog; swiftkit train qwen7b_selfcog --dry-run; "
         "swiftkit train qwen7b_selfcog --dry-run --swift-config run.yaml (then: swift sft "
-        "run.yaml); swiftkit train qwen7b_selfcog --resume",
+        "run.yaml); swiftkit train qwen7b_selfcog --resume; on node 1 of 2: NNODES=2 "
+        "NODE_RANK=1 MASTER_ADDR=gpu01 MASTER_PORT=29500 swiftkit train qwen7b_selfcog "
+        "--run-id q7-0501",
     )
     p.add_argument(
         "recipe",
@@ -32,7 +34,9 @@ def add_parsers(sub) -> None:
     )
     p.add_argument("overrides", nargs="*", default=[], metavar="key=value", help="override a flag")
     p.add_argument(
-        "--dry-run", action="store_true", help="print the equivalent swift sft command and exit"
+        "--dry-run",
+        action="store_true",
+        help="print the equivalent swift sft command (one per node) and exit",
     )
     p.add_argument(
         "--swift-config",
@@ -48,6 +52,11 @@ def add_parsers(sub) -> None:
         action="store_true",
         help="continue the recipe's newest unfinished run from its last complete "
         "checkpoint, with the arguments it was started with",
+    )
+    p.add_argument(
+        "--run-id",
+        help="name shared by every node of one run: node 0 creates the run directory, the "
+        "others find it (default: SWIFTKIT_RUN_ID, or slurm-$SLURM_JOB_ID on several SLURM nodes)",
     )
     p.set_defaults(func=cmd_train)
 
@@ -74,16 +83,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         None,
         False,
     )
+    args.run_id = None
     return cmd_train(args)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from swiftkit.cli.nodes import dry_run_commands
     from swiftkit.cli.render import render_plan, render_problems
     from swiftkit.plan.plan import make_plan
     from swiftkit.recipe.recipe import load_recipe
-    from swiftkit.recipe.secrets import redact_args, redact_env
     from swiftkit.run import train
-    from swiftkit.run.launch import shell_command
 
     recipe = load_recipe(args.recipe, args.overrides)
     gpus = [args.gpu] if args.gpu else ()
@@ -93,19 +102,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
         raise RecipeError(msg)
     if args.dry_run:
-        plan = make_plan(recipe, gpus=gpus)
+        plan = make_plan(recipe, gpus=gpus, run_id=args.run_id)
         if plan.errors:
             err(render_problems(plan))
             return EXIT_BAD_INPUT
         if getattr(args, "swift_config", None) is not None:
             return _write_swift_config(args.swift_config, recipe, plan)
-        out(shell_command(redact_args(recipe.args), redact_env(plan.env)))
+        out(dry_run_commands(plan, args.recipe, args.overrides))
         return EXIT_OK
 
     from swiftkit.memory.hardware import detect_gpus
 
     detected = detect_gpus()
-    plan = make_plan(recipe, gpus=gpus, detected=detected)
+    plan = make_plan(recipe, gpus=gpus, detected=detected, run_id=args.run_id)
     if plan.errors:
         err(render_problems(plan))
         return EXIT_BAD_INPUT
@@ -128,10 +137,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     out(_render_summary(summary, f"{again} --resume"))
     if isinstance(failure, SwiftkitError):
         raise failure
+    where = ""
+    if plan.launch is not None and plan.launch.nnodes > 1:
+        run_id = plan.launch.run_id.value if plan.launch.run_id else "?"
+        where = f" (on every node, with run id {run_id})"
     if failure is not None and summary.resume_from is None:
         err(f"stopped by {stopped} before any checkpoint was saved; start it again with: {again}")
     elif failure is not None:
-        err(f"stopped by {stopped} after saving a checkpoint; resume with: {again} --resume")
+        err(f"stopped by {stopped} after saving a checkpoint; resume with: {again} --resume{where}")
     return code
 
 

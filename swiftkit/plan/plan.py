@@ -14,6 +14,7 @@ from typing import Any
 
 from swiftkit.plan.disk import DiskPlan, plan_disk
 from swiftkit.plan.memplan import MemoryPlan, plan_memory
+from swiftkit.plan.nodes import NodeRow, launch_json, node_rows
 from swiftkit.plan.rowplan import (
     DatasetPlan,
     count_rows,
@@ -30,8 +31,9 @@ from swiftkit.plan.stepchecks import (
 )
 from swiftkit.recipe.checks import check_recipe
 from swiftkit.recipe.flags import load_schema
+from swiftkit.recipe.launchenv import LaunchEnv, launch_values
 from swiftkit.recipe.layout import plan_layout
-from swiftkit.recipe.recipe import Recipe, launch_env
+from swiftkit.recipe.recipe import Recipe
 from swiftkit.recipe.secrets import redact_args, redact_env
 from swiftkit.recipe.swiftargs import output_root, resolve_args, world_size_from_env
 
@@ -63,6 +65,8 @@ class Plan:
     errors: tuple[str, ...]
     warnings: tuple[str, ...]
     notes: tuple[str, ...] = field(default=())
+    launch: LaunchEnv | None = None  # each launch value with its source
+    nodes: tuple[NodeRow, ...] = ()  # one row per node
 
     @property
     def ok(self) -> bool:
@@ -77,6 +81,7 @@ class Plan:
             "args": redact_args(self.args),
             "env": redact_env(self.env),
             "world_size": self.world_size,
+            **launch_json(self.launch, self.nodes),
             "per_device_train_batch_size": s.per_device_batch if s else None,
             "gradient_accumulation_steps": s.accumulation_steps if s else None,
             "effective_batch_size": s.effective_batch_size if s else None,
@@ -159,17 +164,22 @@ def make_plan(
     environ: Mapping[str, str] | None = None,
     gpus: Sequence[str] = (),
     detected: Sequence[Any] = (),
+    run_id: str | None = None,
 ) -> Plan:
     base = base_dir or Path.cwd()
-    env = launch_env(recipe, environ)
+    launch = launch_values(recipe, environ, run_id=run_id)
+    env = launch.env
     world_size, env_problems = world_size_from_env(env)
     resolved = resolve_args(recipe.args, world_size=world_size)
     findings = check_recipe(recipe, resolved)
     findings.errors.extend(f"{recipe.path}: {p}" for p in env_problems)
     findings.warnings.extend(recipe.notices)
+    findings.warnings.extend(launch.warnings)
+    findings.errors.extend(launch.problems)
+    sources = {name: v.source for name, v in launch.values.items()}
     layout = plan_layout(recipe, resolved, env, world_size=world_size, base_dir=base,
                          detected_gpus=len(detected) or None, errors=findings.errors,
-                         notes=findings.notes)  # fmt: skip
+                         notes=findings.notes, sources=sources)  # fmt: skip
 
     stats = inspect_datasets(recipe, resolved, base, findings)
     over, longest, have_tokenizer = {}, None, False
@@ -285,4 +295,6 @@ def make_plan(
         errors=tuple(findings.errors),
         warnings=tuple(findings.warnings),
         notes=tuple(findings.notes),
+        launch=launch,
+        nodes=node_rows(launch, schedule),
     )

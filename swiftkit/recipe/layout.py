@@ -47,21 +47,29 @@ def count_visible(value: str) -> int:
     return count
 
 
-def _source(name: str, recipe: Recipe, env: Mapping[str, str]) -> str:
+def _source(name: str, recipe: Recipe, env: Mapping[str, str], sources: Mapping[str, str]) -> str:
+    """Where a launch value came from: swiftkit.recipe.launchenv's source when known."""
+    if name in sources:
+        return {
+            "recipe env:": "from the recipe's env: block",
+            "process environment": "from the environment",
+        }.get(sources[name], f"from {sources[name]}")
     if name in recipe.env:
         return "from the recipe's env: block"
     return "from the environment" if name in env else "not set"
 
 
-def _describe(recipe: Recipe, env: Mapping[str, str], visible: int, nproc: int) -> str:
+def _describe(
+    recipe: Recipe, env: Mapping[str, str], visible: int, nproc: int, sources: Mapping[str, str]
+) -> str:
     cvd = env.get("CUDA_VISIBLE_DEVICES")
     gpus = (
-        f"CUDA_VISIBLE_DEVICES {cvd!r} ({_source('CUDA_VISIBLE_DEVICES', recipe, env)}, "
+        f"CUDA_VISIBLE_DEVICES {cvd!r} ({_source('CUDA_VISIBLE_DEVICES', recipe, env, sources)}, "
         f"{visible} GPU{'s' if visible != 1 else ''})"
         if cvd is not None
         else f"{visible} GPUs detected (CUDA_VISIBLE_DEVICES not set)"
     )
-    return f"{gpus}, NPROC_PER_NODE {nproc} ({_source('NPROC_PER_NODE', recipe, env)})"
+    return f"{gpus}, NPROC_PER_NODE {nproc} ({_source('NPROC_PER_NODE', recipe, env, sources)})"
 
 
 def plan_layout(
@@ -74,6 +82,7 @@ def plan_layout(
     base_dir: Path,
     errors: list[str],
     notes: list[str],
+    sources: Mapping[str, str] | None = None,
 ) -> Layout:
     """The run's layout; refused layouts and bad `deepspeed` values are appended to `errors`."""
     loc = recipe.location
@@ -85,7 +94,7 @@ def plan_layout(
     cvd = env.get("CUDA_VISIBLE_DEVICES")
     visible = count_visible(cvd) if cvd is not None else detected_gpus
     per_process = 1
-    where = _describe(recipe, env, visible or 0, nproc)
+    where = _describe(recipe, env, visible or 0, nproc, sources or {})
     if visible and env.get("SWIFT_SINGLE_DEVICE_MODE", "0") != "1":
         if visible % nproc:
             fits = [n for n in range(1, visible + 1) if visible % n == 0]

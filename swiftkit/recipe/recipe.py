@@ -12,7 +12,6 @@ inside a recipe resolve against the working directory, as `swift sft` itself doe
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +19,9 @@ from typing import Any
 
 from swiftkit.errors import RecipeError, ValidationError
 from swiftkit.recipe import history
-from swiftkit.recipe.blocks import LAUNCH_ENV, SWIFT_ENV_KEY, check_env, check_settings
+from swiftkit.recipe.blocks import SWIFT_ENV_KEY, check_env, check_settings
 from swiftkit.recipe.flags import FlagSchema, coerce_value, load_schema
+from swiftkit.recipe.launchenv import resolve_launch_env
 from swiftkit.recipe.lookup import find_recipe, load_chain
 from swiftkit.recipe.yamlfile import parse_override
 
@@ -203,8 +203,7 @@ def load_recipe_or_raise(
 
 
 def launch_env(recipe: Recipe, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The launch settings: the recipe's env block, filled in from the process environment."""
-    environ = os.environ if environ is None else environ
-    out = {k: environ[k] for k in LAUNCH_ENV if k in environ}
-    out.update(recipe.env)
-    return out
+    """The launch settings, name -> value: the recipe's env block and the launch variables of the
+    process environment (which wins, as in swift), and SLURM's layout inside an allocation.
+    Sources, warnings and problems: swiftkit.recipe.launchenv.resolve_launch_env."""
+    return resolve_launch_env(recipe.env, environ, recipe_path=str(recipe.path)).env

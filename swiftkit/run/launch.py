@@ -29,6 +29,10 @@ SECRETS_ENV = "SWIFTKIT_SECRET_ARGS"
 
 # Flags swiftkit sets itself on every launch: the run directory it created.
 OWNED_FLAGS = ("output_dir", "add_version")
+# torchrun gives its ranks this long to exit after it passes on SIGTERM, then kills them
+# (torch/distributed/launcher/api.py: TORCH_ELASTIC_SHUTDOWN_TIMEOUT, default 30 s). A rank saves
+# a checkpoint first; 30 s is short for a large model, so swiftkit allows more unless it is set.
+SHUTDOWN_TIMEOUT_ENV, SHUTDOWN_TIMEOUT_S = "TORCH_ELASTIC_SHUTDOWN_TIMEOUT", 300
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,11 @@ class LaunchSpec:
     @property
     def nnodes(self) -> int:
         return int(self.env.get("NNODES", "1"))
+
+    @property
+    def first_node(self) -> bool:
+        """Node 0 (or a single node): the launcher that writes swiftkit's files in the run."""
+        return self.env.get("NODE_RANK", "0").strip() in ("0", "")
 
     @property
     def distributed(self) -> bool:
@@ -139,6 +148,7 @@ def run_distributed(spec: LaunchSpec) -> int:
     preemption callback saves and stops, then Preempted is raised here.
     """
     env = {**os.environ, **spec.env}
+    env.setdefault(SHUTDOWN_TIMEOUT_ENV, str(SHUTDOWN_TIMEOUT_S))
     if spec.secrets:
         env[SECRETS_ENV] = json.dumps(dict(spec.secrets))
     try:

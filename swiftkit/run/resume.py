@@ -80,8 +80,9 @@ def newest_swiftkit_run(root: Path) -> Path | None:
     return started[-1] if started else None
 
 
-def find_resume_point(root: Path) -> ResumePoint:
-    run_dir = newest_swiftkit_run(root)
+def find_resume_point(root: Path, run_dir: Path | None = None) -> ResumePoint:
+    """The newest complete checkpoint of `run_dir`, else of the newest swiftkit run under root."""
+    run_dir = run_dir or newest_swiftkit_run(root)
     if run_dir is None:
         msg = f"{root}: no swiftkit run to resume. Start one with python -m swiftkit train RECIPE."
         raise RecipeError(msg)
@@ -122,3 +123,28 @@ def recipe_changes(run_dir: Path, current: Mapping[str, Any]) -> list[str]:
         if before != now:
             changes.append(f"{key}: {before!r} when the run started, {now!r} now")
     return changes
+
+
+# Values that belong to the node and the attempt, not to the run: on a resume each node keeps
+# its own rank, and a requeued SLURM job may land on other hosts and cards.
+NODE_LOCAL = ("NODE_RANK", "MASTER_ADDR", "MASTER_PORT", "CUDA_VISIBLE_DEVICES")
+# Values that size the run: the recorded ones are kept, so the data order resumes where it was.
+WORLD = ("NNODES", "NPROC_PER_NODE")
+
+
+def node_env(
+    recorded: Mapping[str, str], current: Mapping[str, str]
+) -> tuple[dict[str, str], list[str]]:
+    """The launch env of a resumed run: the recorded one, with this node's NODE_LOCAL values and
+    anything the recording lacks taken from now; notices for world-size values that changed."""
+    env = dict(recorded)
+    for name, value in current.items():
+        if name in NODE_LOCAL or (name not in env and name not in WORLD):
+            env[name] = value
+    notices = [
+        f"resuming with the recorded {name}={recorded.get(name, '1')} (it is "
+        f"{current.get(name, '1')} now): a resumed run keeps its world size"
+        for name in WORLD
+        if recorded.get(name, "1") != current.get(name, "1")
+    ]
+    return env, notices

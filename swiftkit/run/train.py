@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from swiftkit.data import datasets as ds
-from swiftkit.errors import HardwareError, LaunchError, SwiftkitError
+from swiftkit.errors import HardwareError, LaunchError, RecipeError, SwiftkitError
 from swiftkit.plan.plan import Plan
 from swiftkit.recipe.recipe import Recipe
 from swiftkit.recipe.secrets import secret_args
 from swiftkit.recipe.swiftargs import output_root
 from swiftkit.run.launch import LaunchSpec, run_distributed, run_in_process, swift_argv
-from swiftkit.run.rundir import create_run_dir, write_provenance
+from swiftkit.run.rundir import create_run_dir, read_provenance, write_provenance
 
 HALF_PRECISION = ("bfloat16", "bf16", "float16", "fp16")
 # Above this a model is not trained on a CPU in any useful time.
@@ -109,9 +109,22 @@ def _filled_datasets(recipe: Recipe, resolved, run_dir: Path, base_dir: Path) ->
 def prepare_run(
     recipe: Recipe, plan: Plan, resolved: Mapping[str, Any], *, base_dir: Path
 ) -> LaunchSpec:
-    run_dir = create_run_dir(
-        output_root(resolved, base_dir), add_version=bool(resolved.get("add_version", True))
-    )
+    """Node 0 (or a single node): a new run directory with its provenance. Other nodes: node 0's
+    run directory of the same run id (swiftkit.run.runid), with the arguments recorded there."""
+    from swiftkit.run import runid
+
+    root = output_root(resolved, base_dir)
+    run_id = _run_id(plan)
+    if plan.launch is not None and plan.launch.node_rank > 0:
+        found = runid.wait_for_run(
+            root, run_id, node_rank=plan.launch.node_rank, timeout=runid.timeout_s()
+        )
+        recorded = read_provenance(found)
+        argv = tuple(recorded["argv"])
+        return LaunchSpec(found, argv, dict(plan.env), secrets=secret_args(recipe.args))
+    if run_id is not None:
+        runid.refuse_used_run_id(root, run_id)
+    run_dir = create_run_dir(root, add_version=bool(resolved.get("add_version", True)))
     args = dict(recipe.args)
     if plan.fills_placeholders:
         args["dataset"] = _filled_datasets(recipe, resolved, run_dir, base_dir)
@@ -124,9 +137,26 @@ def prepare_run(
         env=plan.env,
         recipe_path=recipe.path,
     )
+    if run_id is not None:
+        runid.record_run_id(run_dir, run_id)
     return LaunchSpec(
         run_dir=run_dir, argv=tuple(argv), env=dict(plan.env), secrets=secret_args(recipe.args)
     )
+
+
+def _run_id(plan: Plan) -> str | None:
+    """The run id every node received; RecipeError (exit 2) when several nodes have none."""
+    launch = plan.launch
+    if launch is None:
+        return None
+    if launch.run_id is None and launch.nnodes > 1:
+        msg = (
+            f"{plan.recipe_path}: NNODES={launch.nnodes}: every node must find the same run "
+            "directory, so give them all the same run id: --run-id ID or SWIFTKIT_RUN_ID=ID "
+            f"(e.g. {plan.recipe}-0501). Inside a SLURM job it is slurm-$SLURM_JOB_ID."
+        )
+        raise RecipeError(msg)
+    return launch.run_id.value if launch.run_id is not None else None
 
 
 def start_run(spec: LaunchSpec) -> None:
@@ -161,9 +191,20 @@ def prepare_resume(
     recipe: Recipe, plan: Plan, resolved: Mapping[str, Any], *, base_dir: Path
 ) -> tuple[LaunchSpec, list[str]]:
     """The newest unfinished run of this recipe, from its last complete checkpoint."""
-    from swiftkit.run.resume import find_resume_point, recipe_changes
+    from swiftkit.run.resume import find_resume_point, node_env, recipe_changes
+    from swiftkit.run.runid import find_run
 
-    point = find_resume_point(output_root(resolved, base_dir))
+    root = output_root(resolved, base_dir)
+    run_id, run_dir = _run_id(plan), None
+    if run_id is not None:
+        run_dir = find_run(root, run_id)
+        if run_dir is None:
+            msg = (
+                f"{root}: no run with run id {run_id!r} to resume. Check the run id (it is in "
+                "RUN_DIR/swiftkit/run_id), or start the run without --resume."
+            )
+            raise RecipeError(msg)
+    point = find_resume_point(root, run_dir)
     notices = list(point.skipped)
     notices.append(f"resuming {point.run_dir.name} from {point.checkpoint.name}")
     changes = recipe_changes(point.run_dir, recipe.args)
@@ -172,7 +213,8 @@ def prepare_resume(
             "the recipe changed since the run started; resuming with the recorded "
             "arguments: " + "; ".join(changes)
         )
-    env = {**point.env, **{k: v for k, v in plan.env.items() if k not in point.env}}
+    env, env_notices = node_env(point.env, plan.env)
+    notices += env_notices
     spec = LaunchSpec(
         run_dir=point.run_dir,
         argv=point.argv,
@@ -188,7 +230,8 @@ def run_and_record(spec: LaunchSpec) -> tuple[int, BaseException | None]:
     from swiftkit.run import preempt
     from swiftkit.watch import runs
 
-    runs.write_pid(spec.run_dir)
+    if spec.first_node:  # only node 0 writes swiftkit's markers
+        runs.write_pid(spec.run_dir)
     code, reason, failure = 0, "finished", None
     try:
         start_run(spec)
@@ -199,7 +242,8 @@ def run_and_record(spec: LaunchSpec) -> tuple[int, BaseException | None]:
     except KeyboardInterrupt as e:
         code, reason, failure = 130, "interrupted", e
     finally:
-        runs.write_exit(spec.run_dir, code, reason)
+        if spec.first_node:
+            runs.write_exit(spec.run_dir, code, reason)
     return code, failure
 
 

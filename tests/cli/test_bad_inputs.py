@@ -91,9 +91,9 @@ CASES = [
     ),
     Case(
         "duplicate-nested-key",
-        recipe(BASE + "env:\n  NNODES: 1\n  NNODES: 2\n"),
+        recipe(BASE + "env:\n  OMP_NUM_THREADS: 1\n  OMP_NUM_THREADS: 2\n"),
         V,
-        one(f"{R}:5: NNODES is set twice (first on line 4). Keep one of them."),
+        one(f"{R}:5: OMP_NUM_THREADS is set twice (first on line 4). Keep one of them."),
     ),
     Case(
         "duplicate-key-beside-everything-else",
@@ -884,7 +884,7 @@ CASES = [
             "swiftkit",
             "swiftkit [-h] [--version] COMMAND ...",
             "argument COMMAND: invalid choice: 'frobnicate' (choose from 'ls', 'validate', "
-            "'plan', 'flags', 'gpus', 'train', 'demo', 'status', 'compare')",
+            "'plan', 'flags', 'gpus', 'train', 'demo', 'sbatch', 'status', 'compare')",
         ),
     ),
     Case(

@@ -87,3 +87,4 @@ def test_every_documented_subcommand_is_registered(capsys):
     for name in ("ls", "validate", "plan", "train", "demo", "status", "compare", "flags", "gpus"):
         assert name in commands
         assert f"python -m swiftkit {name}" in readme
+    assert "sbatch" in commands and "python -m swiftkit sbatch" in readme

@@ -129,7 +129,9 @@ def test_env_block_and_process_environment(project):
     write(project, "a", "model: m\nenv:\n  NPROC_PER_NODE: 2\n  USE_X: true\n")
     r = load_recipe("a")
     env = launch_env(r, {"NPROC_PER_NODE": "4", "MASTER_PORT": "29501", "HOME": "/root"})
-    assert env == {"NPROC_PER_NODE": "2", "MASTER_PORT": "29501", "USE_X": "true"}
+    # The process environment wins over the recipe's env:, as over a swift config's ENV:
+    # (swift/cli/main.py parse_yaml_args); tests/recipe/test_launchenv.py checks the sources.
+    assert env == {"NPROC_PER_NODE": "4", "MASTER_PORT": "29501", "USE_X": "true"}
 
 
 def test_env_must_be_a_mapping(project):

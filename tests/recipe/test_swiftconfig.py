@@ -90,7 +90,8 @@ def test_dry_run_writes_the_swift_config_and_prints_the_command(tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     (tmp_path / "recipes").mkdir()
     messages = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
-    (tmp_path / "a.jsonl").write_text(json.dumps({"messages": messages}) + "\n", "utf-8")
+    row = json.dumps({"messages": messages}) + "\n"
+    (tmp_path / "a.jsonl").write_text(row * 2, "utf-8")  # a row for each of the 2 processes
     (tmp_path / "recipes" / "r.yaml").write_text(
         "model: m\ndataset: a.jsonl\nnum_train_epochs: 3\nenv:\n  NPROC_PER_NODE: 2\n"
         "swiftkit:\n  lr_tuned_for_batch: 32\n",

@@ -1,0 +1,85 @@
+"""`swiftkit sbatch`: checks the recipe for the allocation asked for, writes the script (never over
+a file), prints its path, and says when the recipe's env: changes the layout."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from swiftkit.cli.main import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def in_repo(monkeypatch):
+    monkeypatch.chdir(REPO)
+
+
+def run(argv, capsys):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_writes_the_script_and_prints_its_path(in_repo, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("NODE_RANK", "3")  # exported in the submitting shell: the job drops it
+    target = tmp_path / "q7.sbatch"
+    argv = ["sbatch", "qwen7b_selfcog", "--nodes", "2", "--gpus-per-node", "8"]
+    argv += ["--time", "1-00:00:00", "--out", str(target), "num_train_epochs=3"]
+    code, out, err = run(argv, capsys)
+    assert code == 0, err
+    assert out == f"{target}\n"
+    text = target.read_text()
+    assert "#SBATCH --nodes=2\n#SBATCH --ntasks-per-node=1\n#SBATCH --gpus-per-node=8\n" in text
+    assert f"RECIPE=({REPO}/recipes/qwen7b_selfcog.yaml num_train_epochs=3)\n" in text
+    assert subprocess.run(["bash", "-n", str(target)]).returncode == 0
+    assert "qwen7b_selfcog: 2 node(s), world size 16, " in err
+
+    code, out, err = run(argv, capsys)  # a second time: the file is there
+    assert code == 2
+    assert out == ""
+    assert f"{target} already exists: swiftkit never writes over a file." in err
+
+
+def test_json_summary(in_repo, capsys, tmp_path):
+    target = tmp_path / "q7.sbatch"
+    argv = ["sbatch", "qwen7b_selfcog", "--nodes", "4", "--gpus-per-node", "8", "--json"]
+    code, out, _ = run([*argv, "--out", str(target)], capsys)
+    assert code == 0
+    data = json.loads(out)
+    assert {k: data[k] for k in ("path", "nodes", "gpus_per_node", "world_size")} == {
+        "path": str(target),
+        "nodes": 4,
+        "gpus_per_node": 8,
+        "world_size": 32,
+    }
+    assert data["effective_batch_size"] == 1 * 16 * 32
+
+
+def test_a_recipe_with_errors_writes_nothing(in_repo, capsys, tmp_path):
+    target = tmp_path / "q7.sbatch"
+    argv = ["sbatch", "qwen7b_selfcog", "--nodes", "2", "--gpus-per-node", "8"]
+    code, out, err = run([*argv, "--out", str(target), "lora_rnak=8"], capsys)
+    assert code == 2
+    assert out == ""
+    assert "lora_rnak is not a swift sft flag. Did you mean lora_rank?" in err
+    assert not target.exists()
+
+
+def test_the_recipes_env_block_wins_over_the_allocation(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "r.yaml").write_text(
+        "model: Qwen/Qwen2.5-0.5B-Instruct\ndataset: AI-ModelScope/alpaca-gpt4-data-en\n"
+        "env:\n  NPROC_PER_NODE: 2\n",
+        encoding="utf-8",
+    )
+    code, out, err = run(["sbatch", "r", "--nodes", "2", "--gpus-per-node", "8"], capsys)
+    assert code == 0, err
+    assert out == f"{tmp_path}/r.sbatch\n"
+    assert (
+        "warning: the job will run 2 node(s) x 2 process(es) = world size 4, not --nodes 2 x "
+        "--gpus-per-node 8: NNODES from SLURM (SLURM_NNODES), NPROC_PER_NODE from recipe env:"
+    ) in err
