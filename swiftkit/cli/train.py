@@ -11,6 +11,7 @@ import shlex
 from pathlib import Path
 
 from swiftkit.cli.common import EXIT_BAD_INPUT, EXIT_OK, err, out
+from swiftkit.cli.fit import add_fit_args
 from swiftkit.errors import SwiftkitError
 
 
@@ -21,8 +22,10 @@ def add_parsers(sub) -> None:
         description="The checks and the plan, then ms-swift trains in a new run directory "
         "(output_dir/vN-YYYYMMDD-HHMMSS); one process in-process, several under torchrun. "
         "Refuses bad input (exit 2) and runs that will not fit or need a missing GPU (exit 3). "
+        "--auto-fit first raises per_device_train_batch_size to the largest that fits the card "
+        "(same effective batch) and records the change in the run's provenance. "
         "Examples: swiftkit train qwen7b_selfcog; swiftkit train qwen7b_selfcog --dry-run; "
-        "swiftkit train qwen7b_selfcog --resume",
+        "swiftkit train qwen7b_selfcog --auto-fit; swiftkit train qwen7b_selfcog --resume",
     )
     p.add_argument("recipe", help="recipe name (a file in ./recipes) or path to a .yaml file")
     p.add_argument("overrides", nargs="*", default=[], metavar="key=value", help="override a flag")
@@ -37,6 +40,7 @@ def add_parsers(sub) -> None:
         help="continue the recipe's newest unfinished run from its last complete "
         "checkpoint, with the arguments it was started with",
     )
+    add_fit_args(p, flag="--auto-fit")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser(
@@ -62,6 +66,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         None,
         False,
     )
+    args.fit, args.headroom = False, None
     return cmd_train(args)
 
 
@@ -75,7 +80,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     recipe = load_recipe(args.recipe, args.overrides)
     gpus = [args.gpu] if args.gpu else ()
-    if args.dry_run:
+    if args.dry_run and not args.fit:
         plan = make_plan(recipe, gpus=gpus)
         if plan.errors:
             err(render_problems(plan))
@@ -90,7 +95,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     if plan.errors:
         err(render_problems(plan))
         return EXIT_BAD_INPUT
+    fit = None
+    if args.fit:
+        recipe, plan, fit = _auto_fit(args, recipe, plan, gpus, detected)
+        if args.dry_run:
+            out(shell_command(redact_args(recipe.args), redact_env(plan.env)))
+            return EXIT_OK
     out(render_plan(plan))
+    if fit is not None:
+        from swiftkit.cli.fit import render_fit
+
+        out(render_fit(fit))
     resolved = train.resolved_args(recipe, plan)
     train.check_hardware(plan, resolved, len(detected), force=args.force)
     if args.resume:
@@ -99,6 +114,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             err(f"notice: {line}")
     else:
         spec = train.prepare_run(recipe, plan, resolved, base_dir=Path.cwd())
+        if fit is not None:
+            from swiftkit.run.rundir import write_auto_fit
+
+            write_auto_fit(spec.run_dir, fit.to_json())
     out(f"run directory: {spec.run_dir}")
     code, failure = train.run_and_record(spec)
     summary = train.summarize_run(spec.run_dir, plan.schedule.max_steps if plan.schedule else None)
@@ -109,6 +128,25 @@ def cmd_train(args: argparse.Namespace) -> int:
         again = shlex.join(["python", "-m", "swiftkit", "train", args.recipe, *args.overrides])
         err(f"stopped by {failure} after saving a checkpoint; resume with: {again} --resume")
     return code
+
+
+def _auto_fit(args, recipe, plan, gpus, detected):
+    """Apply auto-fit: (recipe, plan, fit) with the fitted batches, or the originals (and the
+    fit, to show) when even batch 1 does not fit: then the will-not-fit check refuses with the
+    ranked fixes."""
+    from swiftkit.cli.fit import override_words, run_fit
+    from swiftkit.plan.plan import make_plan
+    from swiftkit.recipe.recipe import load_recipe
+
+    def load(changes):
+        return load_recipe(args.recipe, [*args.overrides, *override_words(changes)])
+
+    fit, new_plan = run_fit(
+        plan, args.headroom, lambda c: make_plan(load(c), gpus=gpus, detected=detected)
+    )
+    if new_plan is None or not fit.changes:
+        return recipe, plan, fit
+    return load(fit.changes), new_plan, fit
 
 
 def _render_summary(s) -> str:

@@ -22,6 +22,7 @@ from swiftkit.plan.rowplan import (
     token_lengths,
 )
 from swiftkit.plan.schedule import Schedule, make_schedule, updates_for
+from swiftkit.plan.timeplan import TimeEstimate, plan_time
 from swiftkit.recipe.checks import check_recipe
 from swiftkit.recipe.flags import load_schema
 from swiftkit.recipe.recipe import Recipe, launch_env
@@ -56,6 +57,7 @@ class Plan:
     errors: tuple[str, ...]
     warnings: tuple[str, ...]
     notes: tuple[str, ...] = field(default=())
+    time: TimeEstimate | None = None
 
     @property
     def ok(self) -> bool:
@@ -98,6 +100,7 @@ class Plan:
             "warnings": list(self.warnings),
             "errors": list(self.errors),
             "notes": list(self.notes),
+            "time": self.time.to_json() if self.time else None,
         }
         return out
 
@@ -248,6 +251,22 @@ def make_plan(
                 f"only {disk.free_bytes / 2**30:.1f} GiB is free under {disk.output_root}. "
                 "Free space, choose another output_dir, or lower save_total_limit."
             )
+    time_estimate = None
+    if memory is not None:
+        card = memory.verdicts[0].card if memory.cards_detected and memory.verdicts else None
+        time_estimate = plan_time(
+            resolved,
+            schedule=schedule,
+            card=card,
+            env=env,
+            world_size=world_size,
+            stats=stats,
+            base_dir=base,
+            val_rows=val_rows,
+            checkpoint_bytes=disk.checkpoint_bytes if disk else 0,
+            run_roots=[output_root(resolved, base), base / "output"],
+            notes=findings.notes,
+        )
     return Plan(
         recipe=recipe.name,
         recipe_path=str(recipe.path),
@@ -270,4 +289,5 @@ def make_plan(
         errors=tuple(findings.errors),
         warnings=tuple(findings.warnings),
         notes=tuple(findings.notes),
+        time=time_estimate,
     )
