@@ -118,13 +118,24 @@ def read_run_sample(run_dir: Path) -> RunSample | None:
     )
 
 
+def _folders(root: Path, depth: int) -> list[Path]:
+    """root and the folders up to `depth` levels below it that are not run directories."""
+    out = [root]
+    if depth > 0:
+        for child in sorted(root.iterdir()):
+            if child.is_dir() and not child.name.startswith(("v", ".")):
+                out += _folders(child, depth - 1)
+    return out
+
+
 def candidate_runs(roots: Iterable[Path], limit: int = RUNS_SCANNED) -> list[Path]:
-    """Run directories under each root and one level below it, newest first."""
+    """Run directories under each root and up to two levels below it (a sweep's variants sit
+    at OUTPUT_ROOT/sweep-*/VARIANT/vN-*), newest first."""
     found: dict[Path, str] = {}
     for root in roots:
         if not root.is_dir():
             continue
-        for parent in (root, *(c for c in sorted(root.iterdir()) if c.is_dir())):
+        for parent in _folders(root, 2):
             for run in list_runs(parent):
                 found[run.resolve()] = run.name.split("-", 1)[-1]
     ordered = sorted(found, key=lambda p: found[p], reverse=True)
@@ -281,3 +292,15 @@ def calibrate(
     eff = DEFAULT_GPU_EFFICIENCY if on_gpu else DEFAULT_CPU_EFFICIENCY
     fix = "finish one run on it to calibrate" if not on_gpu else "no public logs for this tuner"
     return Calibration(eff, eff, UNCALIBRATED, f"a default factor {eff:g} ({fix})")
+
+
+def public_leave_one_out() -> list[tuple[str, float, float]]:
+    """(record id, predicted, measured seconds per update) for each public log, predicted with
+    the factor fitted on the other logs of its tuner: how far the table is from a log it did
+    not see."""
+    out = []
+    for r in public_records():
+        fitted = public_efficiency(r.tuner, exclude=r.id)
+        if fitted is not None:
+            out.append((r.id, r.ideal_s / fitted[0], r.measured_s))
+    return out
