@@ -109,12 +109,13 @@ def parse_sweep_words(words: Sequence[str]) -> tuple[list[tuple[str, list[str]]]
             problems.append(f"sweep argument {word!r}: {key} is given twice. Give it once.")
             continue
         swept.append((key, [v.strip() for v in values]))
-    for key in ("output_dir", "add_version"):
-        if any(k == key for k, _ in swept) or any(f.startswith(f"{key}=") for f in fixed):
-            problems.append(
-                f"sweep argument {key}=...: the sweep chooses each variant's output directory. "
-                "Set output_dir in the recipe instead."
-            )
+    owned = [k for k, _ in swept if k in ("output_dir", "add_version")]
+    owned += [f.split("=", 1)[0] for f in fixed if f.startswith("add_version=")]
+    for key in owned:
+        problems.append(
+            f"sweep argument {key}=...: the sweep gives each variant its own folder under "
+            "output_dir/sweep-DATE-TIME/. Give one output_dir (or none), and no add_version."
+        )
     if problems:
         raise RecipeError("\n".join(problems))
     if not swept:
