@@ -15,7 +15,9 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(autouse=True)
 def in_repo(monkeypatch):
     monkeypatch.chdir(REPO)
-    monkeypatch.setattr("swiftkit.memory.hardware.detect_gpus", lambda: [])  # no GPU, also on a GPU box
+    monkeypatch.setattr(
+        "swiftkit.memory.hardware.detect_gpus", lambda: []
+    )  # no GPU, also on a GPU box
 
 
 def run(argv, capsys):
@@ -84,13 +86,3 @@ def test_negative_headroom_is_refused(capsys):
                        capsys)  # fmt: skip
     assert code == 2
     assert "--headroom must be 0 or more GiB (got -1). Write --headroom 2." in err
-
-
-def test_host_memory_card_reads_meminfo(tmp_path):
-    meminfo = tmp_path / "meminfo"
-    meminfo.write_text(
-        "MemTotal:       16384000 kB\nMemFree:  100 kB\nMemAvailable:   8192000 kB\n"
-    )
-    card = host_memory_card(meminfo)
-    assert (card.total_bytes, card.free_bytes) == (16384000 * 1024, 8192000 * 1024)
-    assert host_memory_card(tmp_path / "missing") is None

@@ -36,8 +36,9 @@ def _run(root: Path, name: str, *, ideal: float, runtime: float, evals=(), devic
          family="qwen2", model="m (10 parameters)", resumed=False) -> Path:  # fmt: skip
     run = root / name
     (run / "swiftkit").mkdir(parents=True)
+    ideal_times = {"train_seconds": ideal, "eval_seconds": 0.5}
     time = {"device_key": device, "model_family": family, "model_id": model,
-            "save_seconds": 1.0, "ideal": {"train_seconds": ideal, "eval_seconds": 0.5}}  # fmt: skip
+            "save_seconds": 1.0, "ideal": ideal_times}  # fmt: skip
     (run / "swiftkit" / "plan.json").write_text(json.dumps({"time": time}))
     rows = [{"loss": 1.0, "global_step/max_steps": "1/2", "train_speed(s/it)": 1.0}]
     rows += [{"eval_loss": 1.0, "eval_runtime": e, "global_step/max_steps": "2/2"} for e in evals]

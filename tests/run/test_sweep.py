@@ -81,7 +81,7 @@ def test_resume_finds_the_newest_matching_sweep_and_variant_states(tmp_path, mon
     fresh = sw.build_sweep("tiny_demo", words, lr_scale="none", base_dir=REPO)
     found = sw.find_sweep_to_resume(fresh)
     assert found.sweep_dir == old.sweep_dir and found.variants == old.variants
-    with pytest.raises(RecipeError, match="no sweep of tiny_demo.yaml with these values"):
+    with pytest.raises(RecipeError, match=r"no sweep of tiny_demo\.yaml with these values"):
         sw.find_sweep_to_resume(sw.build_sweep("tiny_demo", words, lr_scale="sqrt", base_dir=REPO))
 
     done, stopped = found.variants
