@@ -751,7 +751,7 @@ CASES = [
             "swiftkit",
             "swiftkit [-h] [--version] COMMAND ...",
             "argument COMMAND: invalid choice: 'frobnicate' (choose from 'ls', 'validate', "
-            "'plan', 'flags', 'gpus', 'train', 'demo', 'status', 'compare')",
+            "'plan', 'flags', 'gpus', 'train', 'demo', 'sweep', 'status', 'compare')",
         ),
     ),
     Case(
@@ -780,7 +780,8 @@ CASES = [
         ["plan"],
         usage(
             "swiftkit plan",
-            "swiftkit plan [-h] [--json] [--gpu GPU] recipe [key=value ...]",
+            "swiftkit plan [-h] [--json] [--gpu GPU] [--fit] [--headroom GiB]\n"
+            "                     recipe [key=value ...]",
             "the following arguments are required: recipe",
         ),
     ),
