@@ -47,9 +47,11 @@ HOST_SECONDS_PER_UPDATE = 5e-3
 # PyTorch's dispatcher), ~20 us on a CPU (dispatcher and autograd bookkeeping, no launch).
 GPU_SECONDS_PER_OP = 8e-6
 CPU_SECONDS_PER_OP = 20e-6
-# Nominal CPU figures per thread (AVX2/AVX-512 FMA at ~3 GHz sustains tens of GFLOP/s in fp32
-# matmuls) and per socket (DDR4/DDR5 stream bandwidth): the efficiency factor absorbs the rest.
-CPU_FLOPS_PER_THREAD = 50e9
+# CPU figures per thread: fp32 matmuls at the narrow widths a CPU run trains (64-4096 wide)
+# sustain ~10-20 GFLOP/s on one AVX2 core through torch's oneDNN (measured with the tiny model's
+# forward + backward at batch 1, 2, 4, 8: ~40% of the step grows with the rows), well under the
+# core's peak; stream bandwidth of one socket. The efficiency factor absorbs the rest.
+CPU_FLOPS_PER_THREAD = 16e9
 CPU_BYTES_PER_SECOND = 20e9
 
 
@@ -175,8 +177,9 @@ def optimizer_seconds(shape: ModelShape, cfg: MemoryConfig, device: Device) -> f
 
 def expected_padded_length(lengths: list[int], batch: int) -> float:
     """Mean length a batch of `batch` rows is padded to: the expected longest of `batch` rows
-    drawn at random (swift's dataloader shuffles with the seed, and its collator pads each batch
-    to its longest row: swift/template/base.py Template._data_collator).
+    drawn at random: swift's train dataloader shuffles (swift/trainers/mixin.py
+    get_train_dataloader, train_dataloader_shuffle with data_seed) and its collator pads each
+    batch to its longest row (swift/template/base.py Template._data_collator, padding_to None).
 
     lengths: the rows' token lengths (any order). With sorted l_1 <= ... <= l_n the longest of b
     draws is l_i with probability (i/n)^b - ((i-1)/n)^b.
