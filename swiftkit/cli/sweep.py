@@ -122,7 +122,7 @@ def cmd_sweep(args) -> int:
     if args.resume:
         sweep = sw.find_sweep_to_resume(sweep)
     gpus = [args.gpu] if args.gpu else ()
-    detected = [] if args.gpu else detect_gpus()
+    detected = detect_gpus()
     planned = []
     for v in sweep.variants:
         recipe = load_recipe(args.recipe, v.overrides, base_dir=base_dir)
@@ -214,10 +214,12 @@ def _compare(args, sweep) -> int:
                         "png": str(png) if png else None}))  # fmt: skip
         return EXIT_OK
     out(f"ranked by best eval_loss ({len(rows)} runs):")
+    width = max((len(r["run"].split("/")[0]) for r in rows), default=0)
+    for i, r in enumerate(rows, 1):
+        loss = r["best_eval_loss"]
+        shown = f"{loss:.4f}" if loss is not None else "-"
+        out(f"  {i}. {r['run'].split('/')[0]:<{width}}  best eval_loss {shown}  ({r['state']})")
     out(plain_table(rows))
-    best = rows[0] if rows else None
-    if best and best["best_eval_loss"] is not None:
-        out(f"best: {best['run'].split('/')[0]} (best eval_loss {best['best_eval_loss']:.4f})")
     if png:
         out(f"plot: {png}")
     return EXIT_OK

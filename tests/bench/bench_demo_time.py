@@ -59,13 +59,14 @@ def main() -> int:
     swiftkit(project, "demo")
     runtime, evals = measured(newest(project))
     print(f"calibration demo: train_runtime {runtime:.1f} s (evaluations {evals:.1f} s)")
-    total_errors, train_errors = [], []
+    total_errors, train_errors, runtimes = [], [], [runtime]
     print(f"{'run':>3} {'basis':9} {'predicted total':>15} {'train_runtime':>13} {'error':>7}   "
           f"{'predicted train+saves':>21} {'without evals':>13} {'error':>7}  load")  # fmt: skip
     for i in range(1, args.runs + 1):
         t = json.loads(swiftkit(project, "plan", "tiny_demo", "--json"))["time"]
         swiftkit(project, "demo")
         runtime, evals = measured(newest(project))
+        runtimes.append(runtime)
         loop = runtime - evals
         predicted_loop = t["train_seconds"] + t["save_seconds"]
         e_total = (t["total_seconds"] - runtime) / runtime
@@ -79,6 +80,10 @@ def main() -> int:
     print(f"total: median error {statistics.median(total_errors):.1%}, worst "
           f"{max(total_errors):.1%}; without evaluations: median "
           f"{statistics.median(train_errors):.1%}, worst {max(train_errors):.1%}")  # fmt: skip
+    spread = f"{min(runtimes):.1f} to {max(runtimes):.1f} s"
+    median = statistics.median(runtimes)
+    print(f"the same demo's train_runtime over all {len(runtimes)} runs: {spread} "
+          f"(median {median:.1f} s): the noise a prediction is judged against")  # fmt: skip
     shutil.rmtree(project, ignore_errors=True)
     return 0
 

@@ -137,12 +137,14 @@ def test_sigterm_stops_the_running_variant_and_resume_finishes_the_sweep(
     assert code == 0, err[-3000:]
     assert "[1/2] resuming gradient_accumulation_steps=1" in err
     lines = out.splitlines()
-    table = lines[lines.index("ranked by best eval_loss (2 runs):") + 1 :]
-    rows = [line.split() for line in table[1:3]]
-    assert all(r[1] == "finished" for r in rows)
-    assert float(rows[0][7]) <= float(rows[1][7])  # both runs' eval_loss, best first
-    assert sorted(r[0].split("/")[0] for r in rows) == [
+    ranked = lines[lines.index("ranked by best eval_loss (2 runs):") + 1 :][:2]
+    rows = [line.split() for line in ranked]  # "1. NAME best eval_loss X (finished)"
+    assert [r[0] for r in rows] == ["1.", "2."] and all(r[-1] == "(finished)" for r in rows)
+    assert float(rows[0][4]) <= float(rows[1][4])  # both runs' eval_loss, best first
+    assert sorted(r[1] for r in rows) == [
         "gradient_accumulation_steps=1", "gradient_accumulation_steps=2"]  # fmt: skip
+    header = lines[lines.index(ranked[-1]) + 1].split()
+    assert header[:5] == ["run", "state", "batch", "lr", "steps"]  # then compare's table
     runs = list(first.parent.glob("v*"))
     assert runs == [first]  # resumed in place
     rows = [json.loads(line) for line in (first / "logging.jsonl").read_text().splitlines()]
