@@ -37,16 +37,16 @@ def add_fit_args(p: argparse.ArgumentParser, *, flag: str) -> None:
 
 
 def fit_card(plan: Plan):
-    """The card to fit: the named or detected one, else the host's memory for use_cpu runs."""
-    m = plan.memory
-    if m is not None and m.cards_detected and m.verdicts:
-        return m.verdicts[0].card
+    """The card to fit: the host's memory for use_cpu runs, else the named or detected card."""
     if plan.args.get("use_cpu"):
         from swiftkit.memory.host import host_memory_card
 
         card = host_memory_card()
         if card is not None:
             return card
+    m = plan.memory
+    if m is not None and m.cards_detected and m.verdicts:
+        return m.verdicts[0].card
     msg = (
         f"{plan.recipe_path}: no card to fit the batch to: no GPU was found and none is named. "
         "Pass --gpu NAME (python -m swiftkit gpus lists them) or set swiftkit: gpu: in the recipe."

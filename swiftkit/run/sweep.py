@@ -184,7 +184,12 @@ def build_sweep(
 
 
 def write_manifest(sweep: Sweep) -> Path:
-    sweep.sweep_dir.mkdir(parents=True, exist_ok=False)
+    """sweep.json in a new sweep folder (never an existing one)."""
+    try:
+        sweep.sweep_dir.mkdir(parents=True, exist_ok=False)
+    except FileExistsError as e:
+        msg = f"{sweep.sweep_dir} exists already (a sweep started this second). Start it again."
+        raise RecipeError(msg) from e
     path = sweep.sweep_dir / MANIFEST
     path.write_text(json.dumps(sweep.manifest(), indent=2), encoding="utf-8")
     return path

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import statistics
 
-from swiftkit.plan.calibrate import PUBLIC_FILE, public_efficiency, public_leave_one_out
+from swiftkit.plan.publiclogs import PUBLIC_FILE, public_efficiency, public_leave_one_out
 
 
 def main() -> int:
