@@ -251,22 +251,9 @@ def make_plan(
                 f"only {disk.free_bytes / 2**30:.1f} GiB is free under {disk.output_root}. "
                 "Free space, choose another output_dir, or lower save_total_limit."
             )
-    time_estimate = None
-    if memory is not None:
-        card = memory.verdicts[0].card if memory.cards_detected and memory.verdicts else None
-        time_estimate = plan_time(
-            resolved,
-            schedule=schedule,
-            card=card,
-            env=env,
-            world_size=world_size,
-            stats=stats,
-            base_dir=base,
-            val_rows=val_rows,
-            checkpoint_bytes=disk.checkpoint_bytes if disk else 0,
-            run_roots=[output_root(resolved, base), base / "output"],
-            notes=findings.notes,
-        )
+    time_estimate = plan_time(
+        resolved, memory, schedule, disk, env, world_size, stats, base, val_rows, findings.notes
+    )
     return Plan(
         recipe=recipe.name,
         recipe_path=str(recipe.path),

@@ -19,7 +19,9 @@ from swiftkit.memory.estimate import memory_config_from_args
 from swiftkit.memory.gpus import GpuCard
 from swiftkit.memory.models import ModelShape
 from swiftkit.plan.calibrate import Calibration, calibrate
+from swiftkit.plan.disk import DiskPlan
 from swiftkit.plan.lengths import row_lengths
+from swiftkit.plan.memplan import MemoryPlan
 from swiftkit.plan.schedule import Schedule
 from swiftkit.plan.timing import (
     Device,
@@ -30,6 +32,7 @@ from swiftkit.plan.timing import (
     micro_batch_seconds,
     optimizer_seconds,
 )
+from swiftkit.recipe.swiftargs import output_root
 
 # A checkpoint save: writing its bytes at a local disk's sequential speed, plus the fixed cost of
 # the small files (trainer state, RNG state, configs, tokenizer copy).
@@ -206,21 +209,26 @@ def estimate_time(
 
 def plan_time(
     resolved: Mapping[str, Any],
-    *,
+    memory: MemoryPlan | None,
     schedule: Schedule | None,
-    card: GpuCard | None,
+    disk: DiskPlan | None,
     env: Mapping[str, str],
     world_size: int,
     stats,
     base_dir: Path,
     val_rows: int | None,
-    checkpoint_bytes: int,
-    run_roots: Sequence[Path],
     notes: list[str],
 ) -> TimeEstimate | None:
-    """The plan's time estimate, or None (with a note) when the device or model is unknown."""
+    """The plan's time estimate, or None (with a note) when the device or model is unknown.
+
+    The device: the CPU for use_cpu, else the card memory was judged against when it was named
+    or detected. Calibration looks for finished runs under the recipe's output_dir and ./output.
+    """
     from swiftkit.memory.models import resolve_model_shape
 
+    if memory is None:  # no model shape, or the recipe has errors
+        return None
+    card = memory.verdicts[0].card if memory.cards_detected and memory.verdicts else None
     model = resolved.get("model")
     shape = resolve_model_shape(model, base_dir=base_dir) if model else None
     if shape is None or schedule is None or schedule.max_steps <= 0:
@@ -233,6 +241,7 @@ def plan_time(
         )
         return None
     lengths, exact = row_lengths(resolved, stats, base_dir)
+    run_roots = [output_root(resolved, base_dir), base_dir / "output"]
     calibration = calibrate(
         run_roots,
         device_key=device.key,
@@ -250,7 +259,7 @@ def plan_time(
         train_lengths=lengths["train"],
         val_lengths=lengths["val"],
         val_rows=val_rows or 0,
-        checkpoint_bytes=checkpoint_bytes,
+        checkpoint_bytes=disk.checkpoint_bytes if disk else 0,
         calibration=calibration,
         lengths_exact=exact,
     )
