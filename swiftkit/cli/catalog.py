@@ -65,7 +65,7 @@ def cmd_flags(args) -> int:
 
 
 def cmd_gpus(args) -> int:
-    from swiftkit.memory.gpus import CARDS
+    from swiftkit.memory.gpus import CARDS, card_throughput
     from swiftkit.memory.hardware import detect_gpus
 
     for card in detect_gpus():
@@ -73,5 +73,7 @@ def cmd_gpus(args) -> int:
     for card in CARDS:
         names = ", ".join(card.aliases)
         bf16 = "bf16" if card.bf16 else "no bf16"
-        out(f"{card.name}  {card.total_bytes / 2**30:.1f} GiB  {bf16}  (--gpu {names})")
+        t = card_throughput(card)
+        speed = f"  {t.bf16_tflops:g} TFLOP/s dense, {t.memory_gbps:g} GB/s" if t else ""
+        out(f"{card.name}  {card.total_bytes / 2**30:.1f} GiB  {bf16}{speed}  (--gpu {names})")
     return EXIT_OK

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from swiftkit.cli.common import EXIT_BAD_INPUT, EXIT_OK, add_recipe_args, err, out
+from swiftkit.cli.common import EXIT_BAD_INPUT, EXIT_NO_FIT, EXIT_OK, add_recipe_args, err, out
+from swiftkit.cli.fit import add_fit_args
 
 VALIDATE_HELP = """\
 Check a recipe and its datasets: every flag against swift sft's own schema, values, datasets and
@@ -19,12 +20,16 @@ example:
 PLAN_HELP = """\
 What the run will do: rows after sampling, the split and the max_length filter; effective batch;
 the exact number of optimizer updates; when it logs, evaluates and saves; peak GPU memory per card
-and whether it fits; the fixes when it does not.
+and whether it fits; the fixes when it does not; how long it takes (per update and in total).
+--fit also finds the largest per-device batch that fits the card at the same effective batch
+(exit code 3 when even batch 1 does not fit).
 
 examples:
   swiftkit plan qwen7b_selfcog
   swiftkit plan qwen7b_selfcog --gpu 4090D per_device_train_batch_size=2
+  swiftkit plan qwen7b_selfcog --gpu 4090D --fit
   swiftkit plan qwen7b_selfcog --json | jq .max_steps
+  swiftkit plan qwen7b_selfcog --gpu 4090D --json | jq .time.total_seconds
 """
 
 
@@ -48,15 +53,17 @@ def add_parsers(sub) -> None:
     add_recipe_args(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--gpu", help="card to check memory against (e.g. 4090D, A100-80G)")
+    add_fit_args(p, flag="--fit")
     p.set_defaults(func=cmd_plan)
 
 
-def make_cli_plan(args):
-    """The plan for a recipe named on the command line, against --gpu or the detected cards."""
+def make_cli_plan(args, extra: list[str] | tuple[str, ...] = ()):
+    """The plan for a recipe named on the command line, against --gpu or the detected cards;
+    `extra` overrides come after the command line's."""
     from swiftkit.plan import make_plan
     from swiftkit.recipe import load_recipe
 
-    recipe = load_recipe(args.recipe, args.overrides)
+    recipe = load_recipe(args.recipe, [*args.overrides, *extra])
     gpu = getattr(args, "gpu", None)
     if gpu:
         return make_plan(recipe, gpus=[gpu])
@@ -84,8 +91,22 @@ def cmd_plan(args) -> int:
     from swiftkit.cli.render import render_plan
 
     plan = make_cli_plan(args)
+    fit = None
+    if args.fit and not plan.errors:
+        from swiftkit.cli.fit import override_words, run_fit
+
+        fit, _ = run_fit(plan, args.headroom, lambda c: make_cli_plan(args, override_words(c)))
     if args.json:
-        out(json.dumps(plan.to_json(), indent=2, default=str))
+        data = plan.to_json()
+        if args.fit:
+            data["fit"] = fit.to_json() if fit else None
+        out(json.dumps(data, indent=2, default=str))
     else:
         out(render_plan(plan))
-    return EXIT_BAD_INPUT if plan.errors else EXIT_OK
+        if fit is not None:
+            from swiftkit.cli.fit import render_fit
+
+            out(render_fit(fit))
+    if plan.errors:
+        return EXIT_BAD_INPUT
+    return EXIT_NO_FIT if fit is not None and fit.after is None else EXIT_OK

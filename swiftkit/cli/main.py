@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from swiftkit.cli import catalog, check, compare, sbatch, status, train
+from swiftkit.cli import catalog, check, compare, sbatch, status, sweep, train
 from swiftkit.cli.common import EXIT_INTERRUPTED, EXIT_OK, Parser, err
 from swiftkit.errors import SwiftkitError
 
@@ -20,6 +20,7 @@ examples:
   swiftkit plan qwen7b_selfcog --gpu 4090D     what the run does, and whether it fits
   swiftkit train qwen7b_selfcog                the same checks, then ms-swift trains
   swiftkit sbatch qwen7b_selfcog --nodes 2 --gpus-per-node 8   a SLURM script for 2 nodes
+  swiftkit sweep tiny_demo gradient_accumulation_steps=2,4   train variants, rank by eval_loss
   swiftkit status                              the newest run: progress, loss, memory
   swiftkit demo                                train a tiny local model on CPU
 
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     catalog.add_ls_parser(sub)  # the order of `swiftkit --help`
-    for module in (check, catalog, train, sbatch, status, compare):
+    for module in (check, catalog, train, sweep, sbatch, status, compare):
         module.add_parsers(sub)
     return parser
 

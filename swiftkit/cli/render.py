@@ -153,6 +153,7 @@ def render_plan(plan: Plan) -> str:
                 else " (save_only_model: no optimizer)"
             )
             lines.append(f"  one checkpoint: weights {gib(c.weights_bytes)}{optimizer}")
+    lines += render_time(plan)
     if plan.notes:
         lines.append("notes:")
         lines += [f"  - {n}" for n in plan.notes]
@@ -163,6 +164,29 @@ def render_plan(plan: Plan) -> str:
         lines.append("errors:")
         lines += [f"  - {e}" for e in plan.errors]
     return "\n".join(lines)
+
+
+def render_time(plan: Plan) -> list[str]:
+    """The time section: per optimizer update, in total, and where the efficiency came from."""
+    from swiftkit.cli.common import duration
+
+    t = plan.time
+    if t is None:
+        return []
+    s = plan.schedule
+    evals = len(s.eval_steps_at) if s else 0
+    saves = len(s.save_steps_at) if s else 0
+    return [
+        f"time on {t.device} ({t.basis.replace('_', ' ')}: {t.basis_detail}):",
+        f"  per optimizer update: {t.step_seconds:.3g} s; {s.max_steps} updates: "
+        f"{duration(t.train_seconds)}",
+        f"  evaluation: {duration(t.eval_seconds)} ({evals}x); checkpoint saves: "
+        f"{duration(t.save_seconds)} ({saves}x)",
+        f"  total: {duration(t.total_seconds)} (the trainer's loop; model loading not included)",
+        f"  {t.tokens_per_update:,.0f} tokens per update (batches padded to "
+        f"{t.padded_length_tokens:.0f} tokens on average), {t.tokens_per_second:,.0f} tokens/s",
+        *(f"  note: {n}" for n in t.notes),
+    ]
 
 
 def render_problems(plan: Plan) -> str:

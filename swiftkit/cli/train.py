@@ -11,6 +11,7 @@ import shlex
 from pathlib import Path
 
 from swiftkit.cli.common import EXIT_BAD_INPUT, EXIT_OK, err, out
+from swiftkit.cli.fit import add_fit_args
 from swiftkit.errors import RecipeError, SwiftkitError
 
 
@@ -21,7 +22,10 @@ def add_parsers(sub) -> None:
         description="The checks and the plan, then ms-swift trains in a new run directory "
         "(output_dir/vN-YYYYMMDD-HHMMSS); one process in-process, several under torchrun. "
         "Refuses bad input (exit 2) and runs that will not fit or need a missing GPU (exit 3). "
+        "--auto-fit first raises per_device_train_batch_size to the largest that fits the card "
+        "(same effective batch) and records the change in the run's provenance. "
         "Examples: swiftkit train qwen7b_selfcog; swiftkit train qwen7b_selfcog --dry-run; "
+        "swiftkit train qwen7b_selfcog --auto-fit; "
         "swiftkit train qwen7b_selfcog --dry-run --swift-config run.yaml (then: swift sft "
         "run.yaml); swiftkit train qwen7b_selfcog --resume; on node 1 of 2: NNODES=2 "
         "NODE_RANK=1 MASTER_ADDR=gpu01 MASTER_PORT=29500 swiftkit train qwen7b_selfcog "
@@ -58,6 +62,7 @@ def add_parsers(sub) -> None:
         help="name shared by every node of one run: node 0 creates the run directory, the "
         "others find it (default: SWIFTKIT_RUN_ID, or slurm-$SLURM_JOB_ID on several SLURM nodes)",
     )
+    add_fit_args(p, flag="--auto-fit")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser(
@@ -84,6 +89,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         False,
     )
     args.run_id = None
+    args.fit, args.headroom = False, None
     return cmd_train(args)
 
 
@@ -101,7 +107,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"--swift-config {args.swift_config} writes a file only with --dry-run. Add --dry-run."
         )
         raise RecipeError(msg)
-    if args.dry_run:
+    if args.dry_run and not args.fit:
         plan = make_plan(recipe, gpus=gpus, run_id=args.run_id)
         if plan.errors:
             err(render_problems(plan))
@@ -118,7 +124,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     if plan.errors:
         err(render_problems(plan))
         return EXIT_BAD_INPUT
+    fit = None
+    if args.fit:
+        recipe, plan, fit = _auto_fit(args, recipe, plan, gpus, detected)
+        if args.dry_run:
+            from swiftkit.cli.fit import override_words
+
+            words = [*args.overrides, *override_words(fit.changes)]
+            out(dry_run_commands(plan, args.recipe, words))
+            return EXIT_OK
     out(render_plan(plan))
+    if fit is not None:
+        from swiftkit.cli.fit import render_fit
+
+        out(render_fit(fit))
     resolved = train.resolved_args(recipe, plan)
     train.check_hardware(plan, resolved, len(detected), force=args.force)
     if args.resume:
@@ -127,6 +146,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             err(f"notice: {line}")
     else:
         spec = train.prepare_run(recipe, plan, resolved, base_dir=Path.cwd())
+        if fit is not None:
+            from swiftkit.run.rundir import write_auto_fit
+
+            write_auto_fit(spec.run_dir, fit.to_json())
     out(f"run directory: {spec.run_dir}")
     code, failure = train.run_and_record(spec)
     stopped = (str(failure) or "SIGINT") if isinstance(failure, KeyboardInterrupt) else None
@@ -178,6 +201,25 @@ def _write_swift_config(path: Path, recipe, plan) -> int:
     err(f"wrote the swift config equivalent of {recipe.path} to {path}")
     out(shlex.join(["swift", "sft", str(path)]))
     return EXIT_OK
+
+
+def _auto_fit(args, recipe, plan, gpus, detected):
+    """Apply auto-fit: (recipe, plan, fit) with the fitted batches, or the originals (and the
+    fit, to show) when even batch 1 does not fit: then the will-not-fit check refuses with the
+    ranked fixes."""
+    from swiftkit.cli.fit import override_words, run_fit
+    from swiftkit.plan.plan import make_plan
+    from swiftkit.recipe.recipe import load_recipe
+
+    def load(changes):
+        return load_recipe(args.recipe, [*args.overrides, *override_words(changes)])
+
+    fit, new_plan = run_fit(
+        plan, args.headroom, lambda c: make_plan(load(c), gpus=gpus, detected=detected)
+    )
+    if new_plan is None or not fit.changes:
+        return recipe, plan, fit
+    return load(fit.changes), new_plan, fit
 
 
 def _render_summary(s, resume_command: str | None = None) -> str:

@@ -86,3 +86,48 @@ def card_from_smi(name: str, total_mib: int, free_mib: int | None = None) -> Gpu
         aliases=known.aliases if known else (),
         free_bytes=None if free_mib is None else free_mib * MIB,
     )
+
+
+# Dense (no sparsity) tensor-core throughput in TFLOP/s for bf16 (fp16 on cards without bf16)
+# with fp32 accumulation, as PyTorch runs it; plain fp32 (no TF32) TFLOP/s; and memory bandwidth
+# in GB/s. From NVIDIA's datasheets and architecture whitepapers (Ampere GA102, Ada AD102,
+# Blackwell GB202, A100, H100/H200, L4/L20/L40S, A10, T4, V100). GeForce cards run fp16/bf16 with
+# fp32 accumulation at half their fp16-accumulate rate. The 4090 D (14,592 of the 4090's 16,384
+# CUDA cores, same clocks) is the 4090 scaled by its core count; the H20/H800 are NVIDIA's
+# China-market H100 variants (H800: H100 compute, H20: 148 TFLOP/s bf16).
+@dataclass(frozen=True)
+class Throughput:
+    bf16_tflops: float  # fp16 on cards without bf16 (V100, T4)
+    fp32_tflops: float
+    memory_gbps: float
+
+
+THROUGHPUT: dict[str, Throughput] = {
+    "NVIDIA GeForce RTX 3090": Throughput(71.0, 35.6, 936),
+    "NVIDIA GeForce RTX 3090 Ti": Throughput(80.0, 40.0, 1008),
+    "NVIDIA GeForce RTX 4090": Throughput(165.2, 82.6, 1008),
+    "NVIDIA GeForce RTX 4090 D": Throughput(147.1, 73.5, 1008),
+    "NVIDIA GeForce RTX 5090": Throughput(209.5, 104.8, 1792),
+    "NVIDIA RTX A6000": Throughput(154.8, 38.7, 768),
+    "NVIDIA RTX 6000 Ada Generation": Throughput(364.2, 91.1, 960),
+    "NVIDIA A10": Throughput(125.0, 31.2, 600),
+    "NVIDIA L4": Throughput(121.0, 30.3, 300),
+    "NVIDIA L20": Throughput(119.5, 59.8, 864),
+    "NVIDIA L40S": Throughput(362.1, 91.6, 864),
+    "NVIDIA A100-SXM4-40GB": Throughput(312.0, 19.5, 1555),
+    "NVIDIA A100-SXM4-80GB": Throughput(312.0, 19.5, 2039),
+    "NVIDIA A800 80GB PCIe": Throughput(312.0, 19.5, 1935),
+    "NVIDIA H100 80GB HBM3": Throughput(989.4, 66.9, 3350),
+    "NVIDIA H800": Throughput(989.4, 66.9, 3350),
+    "NVIDIA H20": Throughput(148.0, 44.0, 4000),
+    "NVIDIA H200": Throughput(989.4, 66.9, 4800),
+    "Tesla V100-SXM2-32GB": Throughput(125.0, 15.7, 900),
+    "Tesla V100-SXM2-16GB": Throughput(125.0, 15.7, 900),
+    "Tesla T4": Throughput(65.0, 8.1, 320),
+}
+
+
+def card_throughput(card: GpuCard) -> Throughput | None:
+    """The card's dense throughput and bandwidth (None for a card not in the table)."""
+    known = find_card(card.name)
+    return THROUGHPUT.get(known.name) if known else None

@@ -6,13 +6,13 @@ recipe -> resolved swift args -> checks -> datasets (rows, split, truncation) ->
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from swiftkit.plan.disk import DiskPlan, plan_disk
+from swiftkit.plan.lrscale import lr_note as make_lr_note
 from swiftkit.plan.memplan import MemoryPlan, plan_memory
 from swiftkit.plan.nodes import NodeRow, launch_json, node_rows
 from swiftkit.plan.rowplan import (
@@ -22,13 +22,15 @@ from swiftkit.plan.rowplan import (
     placeholder_findings,
     token_lengths,
 )
-from swiftkit.plan.schedule import Schedule, make_schedule, updates_for
+from swiftkit.plan.schedule import Schedule, make_schedule
 from swiftkit.plan.stepchecks import (
     check_max_epochs,
     rows_per_rank_problem,
     schedule_json,
     schedule_options,
+    too_many_steps,
 )
+from swiftkit.plan.timeplan import TimeEstimate, plan_time
 from swiftkit.recipe.checks import check_recipe
 from swiftkit.recipe.flags import load_schema
 from swiftkit.recipe.launchenv import LaunchEnv, launch_values
@@ -67,6 +69,7 @@ class Plan:
     notes: tuple[str, ...] = field(default=())
     launch: LaunchEnv | None = None  # each launch value with its source
     nodes: tuple[NodeRow, ...] = ()  # one row per node
+    time: TimeEstimate | None = None
 
     @property
     def ok(self) -> bool:
@@ -111,50 +114,9 @@ class Plan:
             "warnings": list(self.warnings),
             "errors": list(self.errors),
             "notes": list(self.notes),
+            "time": self.time.to_json() if self.time else None,
         }
         return out
-
-
-def _lr_note(lr: float, effective: int, tuned_for: int, explicit: bool) -> str | None:
-    if effective == tuned_for or effective < 1:
-        return None
-    ratio = effective / tuned_for
-    source = "the recipe's lr_tuned_for_batch" if explicit else "ms-swift's default effective batch"
-    return (
-        f"effective batch {effective} differs from {tuned_for} ({source}): "
-        f"scale learning_rate {lr:g} by sqrt({effective}/{tuned_for}) -> "
-        f"{lr * math.sqrt(ratio):.3g}, "
-        f"or linearly -> {lr * ratio:.3g}"
-    )
-
-
-# More optimizer updates than any fine-tuning run makes: almost surely a typo, and listing its
-# log/eval/save steps would take minutes.
-MAX_PLANNED_STEPS = 1_000_000
-
-
-def _too_many_steps(rows, resolved, layout, batch, accumulation) -> tuple[str, str] | None:
-    flag = int(resolved.get("max_steps") or -1)
-    if flag > 0:
-        steps, key = flag, "max_steps"
-    else:
-        _, updates = updates_for(
-            rows,
-            world_size=layout.world_size,
-            batch=batch,
-            accumulation=accumulation,
-            sequence_parallel=layout.sequence_parallel,
-        )
-        steps, key = (
-            math.ceil(float(resolved.get("num_train_epochs") or 0) * updates),
-            "num_train_epochs",
-        )
-    if steps <= MAX_PLANNED_STEPS:
-        return None
-    return key, (
-        f"{key} makes {steps:,} optimizer updates, more than {MAX_PLANNED_STEPS:,}. "
-        "Check max_steps and num_train_epochs."
-    )
 
 
 def make_plan(
@@ -217,7 +179,7 @@ def make_plan(
             )
         elif too_few := rows_per_rank_problem(recipe, train_rows, layout):
             findings.errors.append(too_few)
-        elif too_many := _too_many_steps(train_rows, resolved, layout, batch, accumulation):
+        elif too_many := too_many_steps(train_rows, resolved, layout, batch, accumulation):
             findings.errors.append(f"{recipe.location(too_many[0])}: {too_many[1]}")
         else:
             schedule = make_schedule(
@@ -248,7 +210,7 @@ def make_plan(
     tuned_for = recipe.settings.get("lr_tuned_for_batch", DEFAULT_LR_BATCH)
     effective = batch * accumulation * layout.data_parallel_size
     lr = float(resolved["learning_rate"])
-    lr_note = _lr_note(lr, effective, tuned_for, "lr_tuned_for_batch" in recipe.settings)
+    lr_note = make_lr_note(lr, effective, tuned_for, "lr_tuned_for_batch" in recipe.settings)
 
     memory = None
     if not findings.errors:
@@ -273,6 +235,9 @@ def make_plan(
                 f"only {disk.free_bytes / 2**30:.1f} GiB is free under {disk.output_root}. "
                 "Free space, choose another output_dir, or lower save_total_limit."
             )
+    time_estimate = plan_time(
+        resolved, memory, schedule, disk, env, world_size, stats, base, val_rows, findings.notes
+    )
     return Plan(
         recipe=recipe.name,
         recipe_path=str(recipe.path),
@@ -297,4 +262,5 @@ def make_plan(
         notes=tuple(findings.notes),
         launch=launch,
         nodes=node_rows(launch, schedule),
+        time=time_estimate,
     )

@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from swiftkit.plan.schedule import Schedule, rows_per_rank
+from swiftkit.plan.schedule import Schedule, rows_per_rank, updates_for
 from swiftkit.recipe.layout import Layout
 
 
@@ -84,3 +84,32 @@ def schedule_json(s: Schedule | None) -> dict[str, Any]:
         "sequence_parallel_size": s.sequence_parallel if s else None,
         "checkpoints_at_once": s.checkpoints_at_once if s else None,
     }
+
+
+# More optimizer updates than any fine-tuning run makes: almost surely a typo, and listing its
+# log/eval/save steps would take minutes.
+MAX_PLANNED_STEPS = 1_000_000
+
+
+def too_many_steps(rows, resolved, layout, batch, accumulation) -> tuple[str, str] | None:
+    flag = int(resolved.get("max_steps") or -1)
+    if flag > 0:
+        steps, key = flag, "max_steps"
+    else:
+        _, updates = updates_for(
+            rows,
+            world_size=layout.world_size,
+            batch=batch,
+            accumulation=accumulation,
+            sequence_parallel=layout.sequence_parallel,
+        )
+        steps, key = (
+            math.ceil(float(resolved.get("num_train_epochs") or 0) * updates),
+            "num_train_epochs",
+        )
+    if steps <= MAX_PLANNED_STEPS:
+        return None
+    return key, (
+        f"{key} makes {steps:,} optimizer updates, more than {MAX_PLANNED_STEPS:,}. "
+        "Check max_steps and num_train_epochs."
+    )

@@ -103,6 +103,17 @@ def write_provenance(
     return prov
 
 
+def write_auto_fit(run_dir: Path, fit_json: Mapping[str, Any]) -> Path:
+    """run_dir/swiftkit/auto_fit.json: the batches `train --auto-fit` changed, before and after.
+
+    plan.json already describes the run as trained (the fitted batches); this file says that
+    they were chosen by auto-fit and what the recipe had."""
+    path = run_dir / PROVENANCE_DIR / "auto_fit.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(dict(fit_json), indent=2, default=str), encoding="utf-8")
+    return path
+
+
 def read_provenance(run_dir: Path) -> dict[str, Any]:
     """The swift argv and env recorded for a run (for --resume)."""
     path = run_dir / PROVENANCE_DIR / "swift_args.json"

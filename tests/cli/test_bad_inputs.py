@@ -884,7 +884,7 @@ CASES = [
             "swiftkit",
             "swiftkit [-h] [--version] COMMAND ...",
             "argument COMMAND: invalid choice: 'frobnicate' (choose from 'ls', 'validate', "
-            "'plan', 'flags', 'gpus', 'train', 'demo', 'sbatch', 'status', 'compare')",
+            "'plan', 'flags', 'gpus', 'train', 'demo', 'sweep', 'sbatch', 'status', 'compare')",
         ),
     ),
     Case(
@@ -913,7 +913,8 @@ CASES = [
         ["plan"],
         usage(
             "swiftkit plan",
-            "swiftkit plan [-h] [--json] [--gpu GPU] recipe [key=value ...]",
+            "swiftkit plan [-h] [--json] [--gpu GPU] [--fit] [--headroom GiB]\n"
+            "                     recipe [key=value ...]",
             "the following arguments are required: recipe",
         ),
     ),

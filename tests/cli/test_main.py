@@ -84,7 +84,8 @@ def test_every_documented_subcommand_is_registered(capsys):
 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     commands = build_parser()._subparsers._group_actions[0].choices
-    for name in ("ls", "validate", "plan", "train", "demo", "status", "compare", "flags", "gpus"):
+    for name in ("ls", "validate", "plan", "train", "demo", "sweep", "status", "compare", "flags",
+                 "gpus"):  # fmt: skip
         assert name in commands
         assert f"python -m swiftkit {name}" in readme
     assert "sbatch" in commands and "python -m swiftkit sbatch" in readme

@@ -1,52 +1,57 @@
-"""The end-of-training summary: finished, differing from the plan, stopped by a signal."""
+"""`train --auto-fit`: the fitted batches reach swift's argv and the run's provenance records
+the change (a real run on the tiny CPU model); --dry-run shows the fitted command."""
 
+import json
+import shlex
 from pathlib import Path
 
-from swiftkit.cli.train import _render_summary
-from swiftkit.run.train import RunSummary
+import pytest
 
-RUN = Path("/runs/v0-20250101-000000")
+from swiftkit.cli.main import main
 
-
-def summary(step, **more):
-    base = dict(
-        run_dir=RUN,
-        global_step=step,
-        max_steps=36,
-        planned_max_steps=36,
-        last_checkpoint=RUN / f"checkpoint-{step}",
-        peak_memory_gib=None,
-        train_loss=7.5,
-    )
-    return RunSummary(**{**base, **more})
+REPO = Path(__file__).resolve().parents[2]
 
 
-def step_lines(text):
-    return [x for x in text.splitlines() if x.startswith(("  global_step", "  resume"))]
+def test_dry_run_prints_the_fitted_command(monkeypatch, capsys):
+    monkeypatch.chdir(REPO)
+    code = main(["train", "qwen7b_selfcog", "--gpu", "4090D", "--auto-fit", "--dry-run"])
+    out = capsys.readouterr().out
+    assert code == 0
+    argv = shlex.split(out.strip())
+    batch = int(argv[argv.index("--per_device_train_batch_size") + 1])
+    accum = int(argv[argv.index("--gradient_accumulation_steps") + 1])
+    assert batch > 1 and batch * accum == 16
 
 
-def test_a_finished_run_matches_the_plan():
-    assert step_lines(_render_summary(summary(36))) == ["  global_step: 36 of planned max_steps 36"]
+@pytest.mark.slow
+def test_auto_fit_run_records_the_change(tmp_path, tiny_model, tiny_dataset, monkeypatch, capsys):
+    import torch
 
-
-def test_a_run_that_ended_elsewhere_differs_from_the_plan():
-    assert step_lines(_render_summary(summary(30))) == [
-        "  global_step: 30 of planned max_steps 36 (differs from the plan)"
-    ]
-
-
-def test_a_stopped_run_says_where_and_how_it_resumes():
-    s = summary(12, stopped_by="SIGTERM", resume_from=RUN / "checkpoint-12")
-    assert step_lines(_render_summary(s, "python -m swiftkit train r --resume")) == [
-        "  global_step: 12 of planned max_steps 36: stopped early by SIGTERM at step 12",
-        f"  resumes from: {RUN}/checkpoint-12",
-        "  resume with: python -m swiftkit train r --resume",
-    ]
-
-
-def test_a_run_stopped_before_any_checkpoint_has_nothing_to_resume():
-    s = summary(None, stopped_by="SIGINT", last_checkpoint=None)
-    assert step_lines(_render_summary(s, "python -m swiftkit train r --resume")) == [
-        "  global_step: ? of planned max_steps 36: stopped early by SIGINT at step ?",
-        "  resumes from: nothing (no complete checkpoint was saved)",
-    ]
+    (tmp_path / "recipes").mkdir()
+    text = (REPO / "recipes" / "tiny_demo.yaml").read_text(encoding="utf-8")
+    text = text.replace("model: .cache/tiny-qwen2", f"model: {tiny_model}")
+    text = text.replace("dataset: datasets/self_cognition.json", f"dataset: {tiny_dataset}#10")
+    (tmp_path / "recipes" / "tiny.yaml").write_text(text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("swiftkit.memory.hardware.detect_gpus", lambda: [])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as OMP_NUM_THREADS: 1 (torch is already imported here)
+    try:
+        code = main(["train", "tiny", "--auto-fit", "num_train_epochs=1", "save_steps=100",
+                     "eval_steps=100"])  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "auto-fit on CPU memory" in out
+    run = next((tmp_path / "output" / "tiny_demo").glob("v*-*"))
+    fit = json.loads((run / "swiftkit" / "auto_fit.json").read_text())
+    assert fit["before"]["per_device_train_batch_size"] == 1
+    assert fit["changes"] == {"per_device_train_batch_size": 4, "gradient_accumulation_steps": 1}
+    assert fit["effective_batch_size"] == fit["before"]["effective_batch_size"] == 4
+    swift_args = json.loads((run / "args.json").read_text())
+    assert swift_args["per_device_train_batch_size"] == 4
+    assert swift_args["gradient_accumulation_steps"] == 1
+    plan = json.loads((run / "swiftkit" / "plan.json").read_text())
+    assert plan["per_device_train_batch_size"] == 4 and plan["effective_batch_size"] == 4
+    assert "global_step: 3 of planned max_steps 3" in out  # ceil(9 rows / 4)

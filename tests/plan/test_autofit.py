@@ -1,0 +1,96 @@
+"""Auto-fit: the largest per-device batch judge lets run on the card, the effective batch kept
+(exactly, or the nearest with an lr note), the evaluation batch, and batch 1 not fitting."""
+
+from pathlib import Path
+
+import pytest
+
+from swiftkit.memory.estimate import estimate_memory, memory_config_from_args
+from swiftkit.memory.fit import FITS, judge
+from swiftkit.memory.gpus import find_card
+from swiftkit.memory.models import resolve_model_shape
+from swiftkit.plan.autofit import accepts, auto_fit
+from swiftkit.plan.lrscale import lr_scaled
+from swiftkit.plan.plan import make_plan
+from swiftkit.recipe.recipe import load_recipe
+from swiftkit.recipe.swiftargs import resolve_args
+
+REPO = Path(__file__).resolve().parents[2]
+GIB = 1024**3
+
+
+@pytest.fixture(autouse=True)
+def in_repo(monkeypatch):
+    monkeypatch.chdir(REPO)
+
+
+def fit(overrides=(), gpu="4090D", headroom=None):
+    def plan_with(extra):
+        words = [*overrides, *(f"{k}={v}" for k, v in extra.items())]
+        return make_plan(load_recipe("qwen7b_selfcog", words), gpus=[gpu])
+
+    card = find_card(gpu)
+    return auto_fit(plan_with({}), card=card, headroom_bytes=headroom, replan=plan_with)
+
+
+def device_bytes(plan, batch):
+    resolved = resolve_args({**plan.args, "per_device_train_batch_size": batch}, world_size=1)
+    cfg = memory_config_from_args(
+        resolved, world_size=1, seq_len_tokens=plan.memory.estimate.seq_len_tokens
+    )
+    return estimate_memory(resolve_model_shape("Qwen/Qwen2.5-7B-Instruct"), cfg)
+
+
+def test_reference_recipe_on_a_4090d_raises_the_batch_keeping_effective_batch_16():
+    result, plan = fit()
+    assert result.before.per_device_train_batch_size == 1
+    after = result.after
+    assert after.per_device_train_batch_size > 1
+    assert after.effective_batch_size == 16 and result.exact
+    assert after.per_device_train_batch_size * after.gradient_accumulation_steps == 16
+    # The estimate at that batch still fits, by judge's own verdict, and one more does not.
+    card = find_card("4090D")
+    assert judge(plan.memory.estimate, card).verdict == FITS
+    nxt = device_bytes(plan, after.per_device_train_batch_size + 1)
+    assert judge(nxt, card).verdict != FITS
+    assert plan.schedule.effective_batch_size == 16
+    assert after.step_seconds < result.before.step_seconds  # fuller batches: faster updates
+    assert result.changes == {
+        "per_device_train_batch_size": after.per_device_train_batch_size,
+        "gradient_accumulation_steps": after.gradient_accumulation_steps,
+    }
+
+
+def test_headroom_leaves_that_much_free_and_no_exact_divisor_gives_the_nearest_batch():
+    # effective batch 7 (prime): with ~5.5 GiB kept free only batch <= 4 fits on 24 GiB, and
+    # only batch 1 divides 7, so batch 4 x accumulation 2 = 8 (nearer 7 than 4 x 1) with a note.
+    result, plan = fit(["gradient_accumulation_steps=7"], headroom=int(5.5 * GIB))
+    after = result.after
+    assert after.per_device_train_batch_size == 4
+    assert after.gradient_accumulation_steps == 2 and not result.exact
+    assert plan.memory.estimate.device_bytes <= find_card("4090D").total_bytes - 5.5 * GIB
+    assert result.lr_note == (
+        "no batch that fits divides the effective batch 7: effective batch 8 instead; scale "
+        "learning_rate 0.0001 by sqrt(8/7) -> 0.000107, or linearly -> 0.000114"
+    )
+
+
+def test_even_batch_one_not_fitting_leaves_the_ranked_fixes():
+    result, plan = fit(["tuner_type=full"], gpu="T4")
+    assert result.after is None and plan is None
+    assert result.before.verdict == "will not fit"
+
+
+def test_accepts_is_judges_verdict_on_a_card_smaller_by_the_headroom():
+    card = find_card("4090D")
+    est = device_bytes(fit()[1], 1)
+    assert accepts(est, card, None) == (judge(est, card).verdict == FITS)
+    room = card.total_bytes - est.device_bytes
+    assert accepts(est, card, room - 1)
+    assert not accepts(est, card, room + 1)
+
+
+def test_lr_scaling_rules():
+    assert lr_scaled(1e-4, 64, 16, "sqrt") == pytest.approx(2e-4)
+    assert lr_scaled(1e-4, 64, 16, "linear") == pytest.approx(4e-4)
+    assert lr_scaled(1e-4, 64, 16, "none") == 1e-4
