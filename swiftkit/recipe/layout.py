@@ -131,6 +131,14 @@ def plan_layout(
                 f"planned per GPU of the split. For data parallel training set NPROC_PER_NODE: "
                 f"{visible}"
             )
+    if spec is not None and "NPROC_PER_NODE" not in env and "NNODES" not in env:
+        notes.append(
+            f"{loc('deepspeed')}: deepspeed with neither NPROC_PER_NODE nor NNODES set: swift "
+            "then trains in one process without torchrun (swift/cli/main.py use_torchrun), and "
+            "accelerate sets up DeepSpeed's distributed state only when LOCAL_RANK is set "
+            "(accelerate/state.py PartialState). Set env: {NPROC_PER_NODE: 1} to run it under "
+            "torchrun"
+        )
     sp = int(resolved.get("sequence_parallel_size") or 1)
     if sp > 1 and world_size % sp:
         errors.append(

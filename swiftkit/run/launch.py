@@ -61,7 +61,10 @@ class LaunchSpec:
 
     @property
     def distributed(self) -> bool:
-        return self.nproc_per_node > 1 or self.nnodes > 1
+        """Under torchrun whenever NPROC_PER_NODE or NNODES is set, even to 1, as swift's CLI
+        decides (swift/cli/main.py use_torchrun): accelerate then sees LOCAL_RANK, which
+        single-GPU DeepSpeed needs (accelerate/state.py). Neither set: in-process."""
+        return "NPROC_PER_NODE" in self.env or "NNODES" in self.env
 
 
 def swift_argv(args: Mapping[str, Any], *, run_dir: Path | None = None) -> list[str]:

@@ -105,3 +105,20 @@ def test_bad_deepspeed_value_is_reported_at_its_line(tmp_path):
     _, errors, _, path = layout_of(tmp_path, "deepspeed: default-zero3\n")
     assert errors[0].startswith(f"{path}:3: deepspeed is not a swift 4.6 preset")
     assert errors[0].endswith("write deepspeed: zero3.")
+
+
+def test_deepspeed_without_a_launcher_variable_is_noted(tmp_path):
+    """swift runs torchrun only when NPROC_PER_NODE or NNODES is set (swift/cli/main.py
+    use_torchrun); DeepSpeed in one plain process gets no LOCAL_RANK."""
+    _, errors, notes, path = layout_of(tmp_path, "deepspeed: zero2\n", environ={}, detected=1)
+    assert errors == []
+    assert [n for n in notes if "LOCAL_RANK" in n] == [
+        f"{path}:3: deepspeed with neither NPROC_PER_NODE nor NNODES set: swift then trains in one "
+        "process without torchrun (swift/cli/main.py use_torchrun), and accelerate sets up "
+        "DeepSpeed's distributed state only when LOCAL_RANK is set (accelerate/state.py "
+        "PartialState). Set env: {NPROC_PER_NODE: 1} to run it under torchrun"
+    ]
+    _, _, notes, _ = layout_of(
+        tmp_path, "deepspeed: zero2\nenv:\n  NPROC_PER_NODE: 1\n", environ={}, detected=1
+    )
+    assert not [n for n in notes if "LOCAL_RANK" in n]
