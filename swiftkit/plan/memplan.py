@@ -1,7 +1,8 @@
 """The memory part of a plan: the estimate for the run's longest row and for full max_length,
-verdicts against the target card(s), and ranked changes when it does not fit.
+corrected by the user's finished runs of the same model on the same card, verdicts against the
+target card(s) (judged on the high estimate), and ranked changes when it does not fit.
 
-Glue between plan.py and the estimator (models, memory, gpus, fit); imports no torch.
+Glue between plan.py and the estimator (models, memory, gpus, fit, learned); imports no torch.
 """
 
 from __future__ import annotations
@@ -11,10 +12,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from swiftkit.memory.estimate import MemoryEstimate, estimate_memory, memory_config_from_args
+from swiftkit.memory import learned
+from swiftkit.memory.estimate import (
+    MemoryConfig,
+    MemoryEstimate,
+    estimate_memory,
+    memory_config_from_args,
+)
 from swiftkit.memory.fit import Suggestion, Verdict, judge, suggest_changes
 from swiftkit.memory.gpus import COMMON_CARDS, GpuCard, find_card
-from swiftkit.memory.models import resolve_model_shape
+from swiftkit.memory.models import ModelShape, resolve_model_shape
+from swiftkit.recipe.swiftargs import output_root
+from swiftkit.watch.memruns import finished_records
 
 
 @dataclass(frozen=True)
@@ -26,6 +35,9 @@ class MemoryPlan:
     cards_detected: bool
     verdicts: tuple[Verdict, ...]
     suggestions: tuple[Suggestion, ...]
+    shape: ModelShape | None = None
+    config: MemoryConfig | None = None
+    correction: learned.Correction | None = None
 
     @property
     def verdict(self) -> str | None:
@@ -39,8 +51,19 @@ class MemoryPlan:
             "param_count": self.param_count,
             "peak_allocated_bytes": e.peak_allocated_bytes,
             "peak_reserved_bytes": e.peak_reserved_bytes,
+            "peak_reserved_high_bytes": e.peak_reserved_high_bytes,
             "device_bytes": e.device_bytes,
+            "device_high_bytes": e.device_high_bytes,
+            "judged_on": "device_high_bytes",
             "breakdown": dict(e.breakdown),
+            "notes": list(e.notes),
+            "learned_from_runs": None
+            if self.correction is None
+            else {
+                "factor": self.correction.factor,
+                "ratios": list(self.correction.ratios),
+                "runs": list(self.correction.runs),
+            },
             "seq_len_tokens": e.seq_len_tokens,
             "at_max_length": _estimate_json(self.at_max_length) if self.at_max_length else None,
             "verdict": self.verdict,
@@ -50,6 +73,7 @@ class MemoryPlan:
                     "total_bytes": v.card.total_bytes,
                     "verdict": v.verdict,
                     "headroom_bytes": v.headroom_bytes,
+                    "judged_bytes": v.judged_bytes,
                 }
                 for v in self.verdicts
             ],
@@ -58,6 +82,7 @@ class MemoryPlan:
                     "description": s.description,
                     "changes": dict(s.changes),
                     "device_bytes": s.estimate.device_bytes,
+                    "device_high_bytes": s.estimate.device_high_bytes,
                     "verdict": s.verdict,
                 }
                 for s in self.suggestions
@@ -91,6 +116,7 @@ def plan_memory(
     gpus: Sequence[str],
     findings,
     detected: Sequence[GpuCard] = (),
+    profile=None,
 ) -> MemoryPlan | None:
     names = list(gpus) or ([recipe.settings["gpu"]] if recipe.settings.get("gpu") else [])
     for name in names:
@@ -110,11 +136,15 @@ def plan_memory(
         return None
     max_length = resolved.get("max_length") or shape.max_position_embeddings
     seq = min(longest_row_tokens, max_length) if longest_row_tokens else max_length
-    cfg = memory_config_from_args(resolved, world_size=world_size, seq_len_tokens=seq)
+    labels = getattr(profile, "longest_label_tokens", None)
+    mean = getattr(profile, "mean_tokens", None)
+    cfg = memory_config_from_args(resolved, world_size=world_size, seq_len_tokens=seq,
+                                  label_tokens=labels, typical_tokens=mean)  # fmt: skip
     estimate = estimate_memory(shape, cfg)
     at_max = None
     if seq != max_length:
-        full = memory_config_from_args(resolved, world_size=world_size, seq_len_tokens=max_length)
+        full = memory_config_from_args(resolved, world_size=world_size, seq_len_tokens=max_length,
+                                       label_tokens=labels, typical_tokens=mean)  # fmt: skip
         at_max = estimate_memory(shape, full)
     cards, targeted = target_cards(names, detected)
     if targeted and str(resolved.get("torch_dtype")) in ("bfloat16", "bf16"):
@@ -124,6 +154,15 @@ def plan_memory(
                     f"{recipe.location('torch_dtype')}: {card.name} has no bfloat16 support "
                     "(got torch_dtype bfloat16). Use torch_dtype: float16 on this card."
                 )
+    correction = None
+    if targeted and cards:
+        records = finished_records([output_root(resolved, base_dir)])
+        correction = learned.learn(records, shape, cards[0].name)
+        if correction is not None:
+            estimate = learned.apply(estimate, correction)
+            if at_max is not None:
+                at_max = learned.apply(at_max, correction)
+            findings.notes.append(f"memory: {estimate.notes[-1]}")
     verdicts = tuple(judge(estimate, card) for card in cards)
     suggestions: tuple[Suggestion, ...] = ()
     failing = [v for v in verdicts if v.verdict != "fits"]
@@ -137,4 +176,7 @@ def plan_memory(
         cards_detected=targeted,
         verdicts=verdicts,
         suggestions=suggestions,
+        shape=shape,
+        config=cfg,
+        correction=correction,
     )
