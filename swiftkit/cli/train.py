@@ -1,7 +1,8 @@
 """`swiftkit train` and `swiftkit demo`: check, plan, then hand the run to ms-swift.
 
 Exit codes: 0 done, 1 training failed, 2 bad input, 3 will not fit
-or needs a GPU, 130 stopped by SIGINT, 143 stopped by SIGTERM (both after saving a checkpoint).
+or needs a GPU, 4 ran out of GPU memory, 130 stopped by SIGINT, 143 stopped by SIGTERM (both
+after saving a checkpoint).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import shlex
 from pathlib import Path
 
 from swiftkit.cli.common import EXIT_BAD_INPUT, EXIT_OK, err, out
-from swiftkit.errors import SwiftkitError
+from swiftkit.errors import OutOfMemoryError, SwiftkitError
 
 
 def add_parsers(sub) -> None:
@@ -103,6 +104,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     code, failure = train.run_and_record(spec)
     summary = train.summarize_run(spec.run_dir, plan.schedule.max_steps if plan.schedule else None)
     out(_render_summary(summary))
+    if isinstance(failure, OutOfMemoryError):
+        from swiftkit.run import oom
+
+        record = oom.read_oom(spec.run_dir) or {}
+        max_steps = plan.schedule.max_steps if plan.schedule else None
+        raise oom.oom_error(record, plan.memory, max_steps, spec.run_dir, args.recipe)
     if isinstance(failure, SwiftkitError):
         raise failure
     if failure is not None:

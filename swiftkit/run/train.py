@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from swiftkit.data import datasets as ds
-from swiftkit.errors import HardwareError, LaunchError, SwiftkitError
+from swiftkit.errors import HardwareError, LaunchError, OutOfMemoryError, SwiftkitError
 from swiftkit.plan.plan import Plan
 from swiftkit.recipe.recipe import Recipe
 from swiftkit.recipe.secrets import secret_args
@@ -122,16 +122,41 @@ def prepare_run(
         env=plan.env,
         recipe_path=recipe.path,
     )
+    _start_memory_record(run_dir, plan)
     return LaunchSpec(
         run_dir=run_dir, argv=tuple(argv), env=dict(plan.env), secrets=secret_args(recipe.args)
     )
 
 
+def _start_memory_record(run_dir: Path, plan: Plan) -> None:
+    """RUN_DIR/swiftkit/memory.json: the estimate this run starts from (watch/memruns.py)."""
+    from swiftkit.memory.learned import memory_record
+    from swiftkit.watch.memruns import start_memory_record
+
+    m = plan.memory
+    if m is None or m.shape is None or m.config is None:
+        return
+    card = m.verdicts[0].card.name if m.cards_detected and m.verdicts else None
+    start_memory_record(run_dir, memory_record(m.shape, m.config, m.estimate, card))
+
+
+def _oom(run_dir: Path, oom: dict) -> OutOfMemoryError:
+    step = oom.get("step")
+    where = f" in optimizer step {step}" if step else ""
+    return OutOfMemoryError(f"training ran out of GPU memory (CUDA out of memory){where}")
+
+
 def start_run(spec: LaunchSpec) -> None:
-    """Train. Raises LaunchError (exit 1) with swift's own error when training fails."""
+    """Train. Raises OutOfMemoryError (exit 4) when it dies of CUDA out-of-memory (the details in
+    RUN_DIR/swiftkit/oom.json), LaunchError (exit 1) with swift's own error otherwise."""
+    from swiftkit.run import oom
+
     if spec.distributed:
         code = run_distributed(spec)
         if code != 0:
+            record = oom.read_oom(spec.run_dir)
+            if record is not None:
+                raise _oom(spec.run_dir, record)
             msg = f"training failed: torch.distributed.run exited with {code} (its log is above)."
             raise LaunchError(msg)
         return
@@ -144,6 +169,8 @@ def start_run(spec: LaunchSpec) -> None:
     except Exception as e:
         import traceback
 
+        if oom.is_cuda_oom(e):
+            raise _oom(spec.run_dir, oom.record_oom(spec.run_dir, e)) from e
         detail = "".join(traceback.format_exception(e)).rstrip()
         msg = f"{detail}\ntraining failed: {type(e).__name__}: {e}"
         raise LaunchError(msg) from e
@@ -183,13 +210,15 @@ def prepare_resume(
 
 def run_and_record(spec: LaunchSpec) -> tuple[int, BaseException | None]:
     """Train, recording the pid while it runs and how it ended (for `swiftkit status`)."""
-    from swiftkit.run import preempt
-    from swiftkit.watch import runs
+    from swiftkit.run import oom, preempt
+    from swiftkit.watch import memruns, runs
 
     runs.write_pid(spec.run_dir)
     code, reason, failure = 0, "finished", None
     try:
         start_run(spec)
+    except OutOfMemoryError as e:
+        code, reason, failure = e.exit_code, e.reason, e
     except SwiftkitError as e:
         code, reason, failure = e.exit_code, str(e).splitlines()[-1], e
     except preempt.Preempted as e:
@@ -198,6 +227,7 @@ def run_and_record(spec: LaunchSpec) -> tuple[int, BaseException | None]:
         code, reason, failure = 130, "interrupted", e
     finally:
         runs.write_exit(spec.run_dir, code, reason)
+        memruns.finish_memory_record(spec.run_dir, exit_code=code, oom=oom.read_oom(spec.run_dir))
     return code, failure
 
 
