@@ -33,6 +33,16 @@ class LaunchError(SwiftkitError):
     exit_code = 1
 
 
+class OutOfMemoryError(LaunchError):
+    """Training died of CUDA out-of-memory (torch.OutOfMemoryError)."""
+
+    exit_code = 4
+
+    @property
+    def reason(self) -> str:
+        return str(self).splitlines()[0]
+
+
 class RunDirError(SwiftkitError):
     """A run directory is missing, or a directory is not a run."""
 

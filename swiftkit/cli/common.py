@@ -1,8 +1,9 @@
 """What every subcommand shares: exit codes, the argument parser class, output helpers.
 
 Exit codes: 0 done, 1 training failed, 2 bad input (recipe, dataset, command line),
-3 will not fit in GPU memory (or needs a GPU this machine lacks), 130 interrupted (Ctrl-C),
-143 stopped by SIGTERM after saving a checkpoint.
+3 will not fit in GPU memory (or needs a GPU this machine lacks), 4 training ran out of GPU
+memory (CUDA out of memory), 130 interrupted (Ctrl-C), 143 stopped by SIGTERM after saving a
+checkpoint.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import sys
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NO_FIT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OUT_OF_MEMORY = 4  # swiftkit.errors.OutOfMemoryError
 STATE_STYLE = {
     "running": "bold cyan",
     "finished": "bold green",

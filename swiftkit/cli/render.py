@@ -95,8 +95,10 @@ def _memory(plan: Plan) -> list[str]:
     lines = [
         f"  model shape from: {m.model_source}",
         f"  sequence: {e.seq_len_tokens} tokens{per_gpu}" + _seq_source(plan),
-        f"  peak allocated {gib(e.peak_allocated_bytes)}, reserved {gib(e.peak_reserved_bytes)}, "
-        f"on the device (nvidia-smi) {gib(e.device_bytes)}",
+        f"  peak allocated {gib(e.peak_allocated_bytes)}, reserved {gib(e.peak_reserved_bytes)} "
+        f"(swift's memory(GiB)), on the device (nvidia-smi) {gib(e.device_bytes)}",
+        f"  high estimate: reserved {gib(e.peak_reserved_high_bytes)}, on the device "
+        f"{gib(e.device_high_bytes)} (expected plus the error seen on public GPU runs)",
     ]
     for part, n in e.breakdown.items():
         lines.append(f"    {part:<24} {gib(n):>10}")
@@ -110,19 +112,22 @@ def _memory(plan: Plan) -> list[str]:
         a = m.at_max_length
         lines.append(
             f"  at full max_length ({a.seq_len_tokens} tokens{per_gpu}): {gib(a.device_bytes)} on "
-            "the device"
+            f"the device (high {gib(a.device_high_bytes)})"
         )
+    if m.correction is not None:
+        lines.append(f"  {e.notes[-1]}")
     for v in m.verdicts:
         lines.append(
-            f"  {v.card.name} ({gib(v.card.total_bytes)}): {v.verdict}, headroom "
-            f"{gib(v.headroom_bytes)}"
+            f"  {v.card.name} ({gib(v.card.total_bytes)}): {v.verdict} on the high estimate "
+            f"({gib(v.judged_bytes)}), headroom {gib(v.headroom_bytes)}"
         )
     if not m.cards_detected:
         lines.append("  (no GPU found: pass --gpu NAME for your card and what to change)")
     for i, s in enumerate(m.suggestions, 1):
         changes = " ".join(f"{k}={v}" for k, v in s.changes.items())
         lines.append(
-            f"  {i}. {s.description}: {gib(s.estimate.device_bytes)}, {s.verdict} [{changes}]"
+            f"  {i}. {s.description}: {gib(s.estimate.device_bytes)} "
+            f"(high {gib(s.estimate.device_high_bytes)}), {s.verdict} [{changes}]"
         )
     return lines
 

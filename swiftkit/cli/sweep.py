@@ -115,7 +115,8 @@ def cmd_sweep(args) -> int:
     from swiftkit.plan.plan import make_plan
     from swiftkit.recipe.recipe import load_recipe
     from swiftkit.run import sweep as sw
-    from swiftkit.run.train import check_hardware, resolved_args
+    from swiftkit.run.gate import check_hardware
+    from swiftkit.run.train import resolved_args
 
     base_dir = Path.cwd()
     sweep = sw.build_sweep(args.recipe, args.overrides, lr_scale=args.lr_scale, base_dir=base_dir)

@@ -1,7 +1,8 @@
 """`swiftkit train` and `swiftkit demo`: check, plan, then hand the run to ms-swift.
 
 Exit codes: 0 done, 1 training failed, 2 bad input, 3 will not fit
-or needs a GPU, 130 stopped by SIGINT, 143 stopped by SIGTERM (both after saving a checkpoint).
+or needs a GPU, 4 ran out of GPU memory, 130 stopped by SIGINT, 143 stopped by SIGTERM (both
+after saving a checkpoint).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from swiftkit.cli.common import EXIT_BAD_INPUT, EXIT_OK, err, out
 from swiftkit.cli.fit import add_fit_args
-from swiftkit.errors import RecipeError, SwiftkitError
+from swiftkit.errors import OutOfMemoryError, RecipeError, SwiftkitError
 
 
 def add_parsers(sub) -> None:
@@ -99,6 +100,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from swiftkit.plan.plan import make_plan
     from swiftkit.recipe.recipe import load_recipe
     from swiftkit.run import train
+    from swiftkit.run.gate import check_hardware
 
     recipe = load_recipe(args.recipe, args.overrides)
     gpus = [args.gpu] if args.gpu else ()
@@ -139,7 +141,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         out(render_fit(fit))
     resolved = train.resolved_args(recipe, plan)
-    train.check_hardware(plan, resolved, len(detected), force=args.force)
+    check_hardware(plan, resolved, len(detected), force=args.force)
     if args.resume:
         spec, notices = train.prepare_resume(recipe, plan, resolved, base_dir=Path.cwd())
         for line in notices:
@@ -153,11 +155,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     out(f"run directory: {spec.run_dir}")
     code, failure = train.run_and_record(spec)
     stopped = (str(failure) or "SIGINT") if isinstance(failure, KeyboardInterrupt) else None
-    summary = train.summarize_run(
-        spec.run_dir, plan.schedule.last_step if plan.schedule else None, stopped_by=stopped
-    )
+    last_step = plan.schedule.last_step if plan.schedule else None
+    summary = train.summarize_run(spec.run_dir, last_step, stopped_by=stopped)
     again = shlex.join(["python", "-m", "swiftkit", "train", args.recipe, *args.overrides])
     out(_render_summary(summary, f"{again} --resume"))
+    if isinstance(failure, OutOfMemoryError):
+        from swiftkit.run import oom
+
+        record = oom.read_oom(spec.run_dir) or {}
+        raise oom.oom_error(record, plan.memory, last_step, spec.run_dir, args.recipe)
     if isinstance(failure, SwiftkitError):
         raise failure
     where = ""

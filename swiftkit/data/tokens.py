@@ -69,6 +69,21 @@ def token_lengths(
     return [sum(next(counts) for _ in chunks) + extra if chunks else 0 for chunks in chunked]
 
 
+def label_token_counts(rows: Sequence[list[dict]], tokenizer_dir: Path | None) -> list[int]:
+    """Tokens each row trains on: its assistant messages plus one end-of-turn token each
+    (--loss_scale default labels every assistant turn and the template's suffix, base.py
+    Template._swift_encode). Without a tokenizer, the messages' UTF-8 bytes bound the tokens.
+    ms-swift computes logits only for these (SwiftMixin.prepare_logits_to_keep)."""
+    texts = [[str(m.get("content") or "") for m in row if m.get("role") == "assistant"]
+             for row in rows]  # fmt: skip
+    if tokenizer_dir is None:
+        return [sum(len(t.encode("utf-8")) + 1 for t in row) for row in texts]
+    tokenizer = _load_tokenizer(Path(tokenizer_dir))
+    flat = [t for row in texts for t in row]
+    counts = iter(len(e.ids) for e in tokenizer.encode_batch(flat, add_special_tokens=False))
+    return [sum(next(counts) + 1 for _ in row) for row in texts]
+
+
 @functools.lru_cache(maxsize=8)
 def _load_tokenizer(tokenizer_dir: Path):
     from tokenizers import AddedToken, Tokenizer

@@ -49,6 +49,8 @@ def estimate_split(shape: ModelShape, cfg: MemoryConfig, gpus: int) -> MemoryEst
         peak_allocated_bytes=last.peak_allocated_bytes + delta,
         peak_reserved_bytes=last.peak_reserved_bytes + delta,
         device_bytes=last.device_bytes + delta,
+        peak_reserved_high_bytes=last.peak_reserved_high_bytes + delta,
+        device_high_bytes=last.device_high_bytes + delta,
         breakdown=breakdown,
         notes=notes,
         cpu_offload_bytes=0,

@@ -1,11 +1,17 @@
-"""Peak GPU memory of one ms-swift training step, per GPU, as a breakdown.
+"""Peak GPU memory of an ms-swift training run, per GPU, as a breakdown.
 
-Plain arithmetic on a ModelShape and the run's swift flags: no torch, no swift. The activation
-coefficients were fitted to traces of real training steps (transformers + PEFT, built the way
-ms-swift 4.6 builds them, run under FakeTensorMode with torch's MemTracker; see
-tests/bench/trace_memory.py and tests/bench/results/). What a trace cannot see is modelled from
-published figures and said so below: the CUDA context, the caching allocator's reserve,
-bitsandbytes quantization, DeepSpeed partitioning and liger-kernel's fused loss.
+Plain arithmetic on a ModelShape and the run's swift flags: no torch, no swift. Three layers:
+
+- allocated (torch.cuda.max_memory_allocated): weights and optimizer states (states.py) plus
+  one micro-step's activations, logits and loss (activations.py), checked against
+  FakeTensorMode traces of real steps (tests/bench/trace_memory.py);
+- reserved (max_memory_reserved, swift's memory(GiB)): plus the caching allocator's growth
+  over rows of different lengths (allocator.py, a replay of its rules), cuBLAS workspaces, and
+  a share of the weights fitted on public GPU runs (calibration.py, tests/bench/data/
+  memory_reference.json);
+- on the device (nvidia-smi): plus the CUDA context.
+
+Each has an expected value and a high one (expected plus the calibration set's error).
 """
 
 from __future__ import annotations
@@ -14,54 +20,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from swiftkit.memory import calibration
+from swiftkit.memory.activations import step_activations
+from swiftkit.memory.allocator import CUBLAS_WORKSPACE_BYTES, growth_ratio
 from swiftkit.memory.models import ModelShape
-from swiftkit.memory.offload import apply_offload
+from swiftkit.memory.states import DTYPE_BYTES, ZERO3_MAX_LIVE_PARAMETERS, model_states
+from swiftkit.memory.states import zero_stage as zero_stage
 from swiftkit.recipe.swiftargs import default_accumulation
 
 GIB = 1024**3
 MIB = 1024**2
 ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-DTYPE_BYTES = {"bfloat16": 2, "float16": 2, "float32": 4}
 _DTYPE_ALIASES = {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "fp32": "float32",
                   "float": "float32", "auto": None}  # fmt: skip
 
-# Saved activations of one decoder layer, bytes per token, with gradient checkpointing off and
-# bf16 autocast: least squares over 48 one-/two-layer traces of small Qwen2/Qwen3/Llama layers
-# (worst residual 1.4% full, 5.8% LoRA; `trace_memory.py --fit-layers` refits them) on the
-# widths h (hidden), q (heads x head_dim), kv, I (intermediate) and the head count. Full
-# fine-tuning saves each linear's input for its weight gradient; LoRA saves the adapter inputs
-# instead (PEFT casts x to the fp32 adapter dtype, autocast casts it back, and lora_dropout
-# keeps a mask and its output per adapted linear). The per-adapter constant was fitted at
-# rank 8 and is scaled with the rank.
-_ACT_FULL = {"h": 34.39, "q": -10.02, "kv": 2.20, "I": 8.37, "heads": 50.9, "qk_norm_q": 9.83}
-_ACT_FROZEN = {"h": 22.49, "q": -4.85, "kv": 1.48, "I": 6.12, "heads": 49.1, "qk_norm_q": 6.80}
-_ACT_ADAPTER_IN = 1.377  # per adapted linear, x its input width
-_ACT_ADAPTER_OUT = 0.557  # per adapted linear, x its output width
-_ACT_ADAPTER_RANK = 13.3  # per adapted linear, x lora_rank
-_ACT_DROPOUT_IN = 4.0  # lora_dropout > 0: mask and output, x input width
-# With checkpointing the backward of one layer recomputes its activations and adds gradient
-# temporaries: 1.4-1.7x the saved activations in the traces.
-_RECOMPUTE_FACTOR = 1.55
-# Without checkpointing the first layer backward adds gradient temporaries on top of everything
-# saved: 0.1-0.65x one layer's activations in the traces. Either this or the loss is the peak.
-_BACKWARD_FACTOR = 0.5
-# Outside the layers (embedding output, final norm, lm_head input and their gradients): the
-# residual of the 0.5B checkpointed traces (the "fit" rows of results/trace_memory.json).
-_TOP_FULL_H, _TOP_LORA_H = 9.5, 5.5
-# HF's causal-LM loss: fp32 copy of the logits, log-softmax kept for backward and the gradient
-# chain (nll_loss grad, log-softmax grad) alive together: 12 bytes per token per vocab entry in
-# every trace. liger-kernel's fused linear cross-entropy never materialises the logits.
-_LOGITS_BYTES = 12
-_LIGER_LOGITS_H = 8.0
-# Not in a trace: the CUDA context (0.3-0.7 GiB by published figures; 0.5 GiB assumed) and the
-# caching allocator's reserve (published: reserved runs 10-20% above allocated; swift logs
-# max_memory_reserved as memory(GiB)). Weights are allocated once and pack well; the slack
-# comes from the large short-lived blocks of activations and logits, so the reserve is
-# mostly a share of those. Calibrate with tests/bench/gpu_calibrate.py on a real GPU.
+# Not in a trace: the CUDA context, created by the driver outside PyTorch's allocator
+# (0.3-0.7 GiB by published figures; 0.5 GiB assumed). nvidia-smi shows it, max_memory_reserved
+# does not.
 CUDA_CONTEXT_BYTES = 512 * MIB
-_RESERVE_STATIC = 0.03
-_RESERVE_DYNAMIC = 0.20
-_RESERVE_FLOOR = 128 * MIB
 
 
 @dataclass(frozen=True)
@@ -84,6 +60,14 @@ class MemoryConfig:
     optim: str = "adamw_torch_fused"
     gradient_accumulation_steps: int = 1
     gpus_per_process: int = 1  # >= 2: device_map splits the model (memory/devicemap.py)
+    # The longest row's labelled tokens (ms-swift computes logits only for them) and the mean
+    # row (how much the allocator's segments vary); None when the rows are not known.
+    label_tokens: int | None = None
+    typical_tokens: int | None = None
+    use_logits_to_keep: bool = True  # swift >= 3.5 on text models (get_use_logits_to_keep)
+    packing: bool = False  # --packing / --padding_free: every row is filled to max_length
+    legacy_loss: bool = False  # transformers < 4.46 (ms-swift 1.x/2.x): see activations.py
+    zero3_max_live_parameters: int = ZERO3_MAX_LIVE_PARAMETERS
     notes: tuple[str, ...] = field(default=(), compare=False)
 
 
@@ -96,6 +80,10 @@ class MemoryEstimate:
     seq_len_tokens: int
     notes: tuple[str, ...] = ()
     cpu_offload_bytes: int = 0  # per process: what ZeRO offload keeps in CPU RAM instead
+    # The high estimate: expected plus the calibration set's error (calibration.HIGH_MARGIN);
+    # fit verdicts are judged on device_high_bytes.
+    peak_reserved_high_bytes: int = 0
+    device_high_bytes: int = 0
 
 
 def _norm_dtype(value: Any) -> str | None:
@@ -123,9 +111,18 @@ def _as_bool(value: Any, default: bool) -> bool:
 
 
 def memory_config_from_args(
-    args: Mapping[str, Any], *, world_size: int, seq_len_tokens: int
+    args: Mapping[str, Any],
+    *,
+    world_size: int,
+    seq_len_tokens: int,
+    label_tokens: int | None = None,
+    typical_tokens: int | None = None,
 ) -> MemoryConfig:
-    """MemoryConfig from the run's swift flag values (swift 4.6 defaults filled in)."""
+    """MemoryConfig from the run's swift flag values (swift 4.6 defaults filled in).
+
+    label_tokens / typical_tokens: the longest row's labelled tokens and the mean row in tokens,
+    when the rows were read (plan/rowplan.py); both are capped at seq_len_tokens.
+    """
     notes = []
     dtype = _norm_dtype(args.get("torch_dtype"))
     if dtype not in DTYPE_BYTES:
@@ -156,136 +153,75 @@ def memory_config_from_args(
         lora_dropout=float(args.get("lora_dropout") or 0.0),
         optim=str(args.get("optim") or "adamw_torch_fused"),
         gradient_accumulation_steps=int(accum),
+        label_tokens=None if label_tokens is None else min(int(label_tokens), seq_len_tokens),
+        typical_tokens=None if typical_tokens is None else min(int(typical_tokens), seq_len_tokens),
+        use_logits_to_keep=_logits_to_keep(args),
+        packing=_as_bool(args.get("packing"), False) or _as_bool(args.get("padding_free"), False),
         notes=tuple(notes),
     )
 
 
-def _layer_activation_bytes(shape: ModelShape, cfg: MemoryConfig, lora: bool) -> float:
-    """Saved activations of one decoder layer per token, checkpointing off."""
-    h, q, kv, i = shape.hidden_size, shape.q_width, shape.kv_width, shape.intermediate_size
-    c = _ACT_FROZEN if lora else _ACT_FULL
-    qk = q if shape.qk_norm else 0
-    base = (c["h"] * h + c["q"] * q + c["kv"] * kv + c["I"] * i + c["heads"] * shape.num_heads
-            + c["qk_norm_q"] * qk)  # fmt: skip
-    if not lora:
-        return base
-    linears = shape.linear_shapes()
-    adapted = [linears[m] for m in cfg.target_modules if m in linears]
-    ins = sum(a for a, _ in adapted)
-    outs = sum(b for _, b in adapted)
-    extra = _ACT_ADAPTER_IN * ins + _ACT_ADAPTER_OUT * outs
-    extra += _ACT_ADAPTER_RANK * cfg.lora_rank * len(adapted)
-    if cfg.lora_dropout > 0:
-        extra += _ACT_DROPOUT_IN * ins
-    return base + extra
-
-
-def _zero_stage(deepspeed: str | None) -> int:
-    if not deepspeed:
-        return -1
-    text = deepspeed.lower()
-    for stage in (3, 2, 1, 0):
-        if f"zero{stage}" in text or f"zero_{stage}" in text or f"stage{stage}" in text:
-            return stage
-    return 2  # a JSON path we do not read: assume the common ZeRO-2
+def _logits_to_keep(args: Mapping[str, Any]) -> bool:
+    """swift/trainers/mixin.py get_use_logits_to_keep: --use_logits_to_keep, else on unless
+    sequence parallel (Seq2SeqTrainer._prepare_inputs passes sequence_parallel_size == 1)."""
+    flag = args.get("use_logits_to_keep")
+    if flag is not None:
+        return _as_bool(flag, True)
+    return int(args.get("sequence_parallel_size") or 1) == 1
 
 
 def estimate_memory(shape: ModelShape, cfg: MemoryConfig) -> MemoryEstimate:
-    """Peak memory of one training micro-step on each GPU."""
+    """Peak memory per GPU over a run whose longest micro-step holds cfg.seq_len_tokens tokens
+    per row. The breakdown's lines add up: the allocated ones to peak_allocated_bytes, then
+    allocator_growth, allocator_static and cuda_workspaces to peak_reserved_bytes, then
+    cuda_context to device_bytes. The high estimate adds calibration.HIGH_MARGIN and the
+    allocator's 90th-percentile growth. Bytes throughout."""
     notes = list(cfg.notes)
-    lora = cfg.tuner_type != "full"
     if cfg.tuner_type not in ("lora", "full"):
         notes.append(f"tuner_type {cfg.tuner_type}: estimated as LoRA")
-    dt = DTYPE_BYTES.get(cfg.torch_dtype, 2)
-    tokens = cfg.batch_size * cfg.seq_len_tokens
-    world = max(cfg.world_size, 1)
-    stage = _zero_stage(cfg.deepspeed)
-    layers = shape.num_layers
-
-    linear_params = layers * shape.layer_linear_params()
-    other_params = layers * shape.layer_other_params() + shape.embedding_params()
-    other_params += shape.hidden_size
-    linears = shape.linear_shapes()
-    adapted = [linears[m] for m in cfg.target_modules if m in linears]
-    lora_params = layers * sum(cfg.lora_rank * (a + b) for a, b in adapted) if lora else 0
-    trainable = lora_params if lora else linear_params + other_params
-
-    # Weights. QLoRA (bnb) stores the decoder's linear layers in 4 or 8 bits; embeddings,
-    # lm_head and norms stay in torch_dtype. nf4 with double quantization (swift's default):
-    # 0.5 B + 1/64 B of constants per weight; int8: 1 B plus a fp32 scale per row.
-    if lora and cfg.quant_method and cfg.quant_bits in (4, 8):
-        per = 0.5 + 1 / 64 + 4 / (64 * 256) if cfg.quant_bits == 4 else 1.0
-        frozen = int(linear_params * per) + other_params * dt
-        biggest = max(a * b for a, b in linears.values())
-        dequant = biggest * dt  # one linear dequantized to torch_dtype at a time
-    else:
-        frozen = (linear_params + other_params) * dt if lora else 0
-        dequant = 0
-    trainable_dt = 4 if lora else dt  # PEFT upcasts adapters to fp32 (autocast_adapter_dtype)
-    if lora and stage >= 0:
-        trainable_dt = dt  # DeepSpeed casts the whole module to bf16/fp16
-    params_b = trainable * trainable_dt
-    grads_b = trainable * trainable_dt
-    state_b = 2 * (1 if "8bit" in cfg.optim else trainable_dt)
-    if stage >= 0:
-        state_b = 12 + 4  # fp32 master weights, m, v and the fp32 gradient partition
-    opt_b = trainable * state_b
-    if stage >= 1:
-        opt_b //= world
-    if stage >= 2:
-        grads_b = grads_b // world + min(grads_b, int(2e8) * dt)  # + the reduce bucket
-    if stage >= 3:
-        frozen //= world
-        params_b //= world
-        biggest_layer = shape.layer_linear_params() + shape.layer_other_params()
-        frozen += 2 * biggest_layer * dt  # gathered layer + prefetch
-    frozen, params_b, grads_b, opt_b, cpu_b = apply_offload(  # ZeRO-Offload: to CPU RAM
-        shape, cfg.deepspeed, stage, dt, trainable * trainable_dt, frozen, params_b, grads_b, opt_b
-    )
-    if world > 1 and stage < 0:
-        grads_b *= 2  # DDP keeps its own gradient buckets next to .grad
-    foreach_b = 0
-    if "fused" not in cfg.optim and "8bit" not in cfg.optim and stage < 0:
-        foreach_b = trainable * trainable_dt  # foreach AdamW's intermediate at the step
-
-    # Activations.
-    a_layer = _layer_activation_bytes(shape, cfg, lora)
-    top = (_TOP_LORA_H if lora else _TOP_FULL_H) * shape.hidden_size
-    if cfg.use_liger_kernel:
-        logits = _LIGER_LOGITS_H * shape.hidden_size
-    else:
-        logits = _LOGITS_BYTES * shape.vocab_size
-    if cfg.gradient_checkpointing:
-        saved = layers * 2 * shape.hidden_size  # each layer's input, kept for recompute
-        peak_extra = max(logits + top, _RECOMPUTE_FACTOR * a_layer)
-    else:
-        saved = layers * a_layer
-        peak_extra = max(logits, _BACKWARD_FACTOR * a_layer) + top
-    activations_b = int(tokens * saved)
-    loss_b = int(tokens * (logits + top)) if peak_extra == logits + top else 0
-    recompute_b = int(tokens * peak_extra) - loss_b
-
-    fixed = frozen + params_b + grads_b + opt_b
-    step_peak = fixed + foreach_b
-    train_peak = fixed + dequant + activations_b + loss_b + recompute_b
-    allocated = max(train_peak, step_peak)
+    st = model_states(shape, cfg)
+    act = step_activations(shape, cfg)
+    fixed = (st.frozen_bytes + st.trainable_bytes + st.gradient_bytes + st.optimizer_bytes
+             + st.ddp_bucket_bytes + st.zero3_gathered_bytes)  # fmt: skip
+    dynamic = act.kept_bytes + act.recompute_bytes + act.logits_bytes + act.loss_temp_bytes
+    dynamic += act.top_bytes + st.dequant_bytes
+    step_peak = fixed + st.optimizer_step_bytes
+    allocated = max(fixed + dynamic, step_peak)
     breakdown = {
-        "frozen_weights": int(frozen),
-        "trainable_params": int(params_b),
-        "gradients": int(grads_b),
-        "optimizer_states": int(opt_b),
-        "activations": activations_b + recompute_b + int(dequant),
-        "logits_and_loss": loss_b,
+        "frozen_weights": st.frozen_bytes,
+        "trainable_params": st.trainable_bytes,
+        "gradients": st.gradient_bytes,
+        "optimizer_states": st.optimizer_bytes,
     }
-    if step_peak > train_peak:
-        breakdown["activations"] = 0
-        breakdown["logits_and_loss"] = 0
-        breakdown["optimizer_step"] = int(foreach_b)
-    dynamic = allocated - fixed
-    reserve = _RESERVE_STATIC * fixed + _RESERVE_DYNAMIC * dynamic + _RESERVE_FLOOR
-    reserved = int(allocated + reserve)
-    breakdown["allocator_reserve"] = reserved - int(allocated)
+    if st.ddp_bucket_bytes:
+        breakdown["ddp_gradient_buckets"] = st.ddp_bucket_bytes
+    if st.zero3_gathered_bytes:
+        breakdown["zero3_gathered_params"] = st.zero3_gathered_bytes
+    if step_peak > fixed + dynamic:
+        breakdown["optimizer_step"] = st.optimizer_step_bytes
+    else:
+        breakdown["activations"] = (act.kept_bytes + act.recompute_bytes + act.top_bytes
+                                    + st.dequant_bytes)  # fmt: skip
+        breakdown["logits"] = act.logits_bytes
+        breakdown["loss_temporaries"] = act.loss_temp_bytes
+    # PyTorch's caching allocator over rows of different lengths (allocator.py): a multiple of
+    # the longest micro-step's dynamic bytes, by how spread the rows are. Rows of one length
+    # (packing, or a mean as long as the longest) reuse the same blocks every step.
+    seq = cfg.seq_len_tokens
+    if cfg.typical_tokens is None and not cfg.packing:
+        notes.append("row lengths unknown: the allocator's growth assumes a mean row of a quarter "
+                     "of the longest")  # fmt: skip
+    uniform = cfg.packing or (cfg.typical_tokens or 0) >= seq  # every row as long as the longest
+    spread = (cfg.typical_tokens or seq / 4) / max(seq, 1)
+    growth = 0 if uniform else int(growth_ratio(spread) * dynamic)
+    growth_high = 0 if uniform else int(growth_ratio(spread, high=True) * dynamic)
+    breakdown["allocator_growth"] = growth
+    breakdown["allocator_static"] = int(calibration.STATIC_SHARE * st.resident_weight_bytes)
+    breakdown["cuda_workspaces"] = CUBLAS_WORKSPACE_BYTES
+    reserved = int(allocated + growth + breakdown["allocator_static"] + CUBLAS_WORKSPACE_BYTES)
     breakdown["cuda_context"] = CUDA_CONTEXT_BYTES
+    # High: the calibration set's error on top, and an unlucky order of rows for the allocator.
+    high = int(reserved * (1 + calibration.HIGH_MARGIN)) + growth_high - growth
     return MemoryEstimate(
         peak_allocated_bytes=int(allocated),
         peak_reserved_bytes=reserved,
@@ -293,5 +229,7 @@ def estimate_memory(shape: ModelShape, cfg: MemoryConfig) -> MemoryEstimate:
         breakdown=breakdown,
         seq_len_tokens=cfg.seq_len_tokens,
         notes=tuple(notes),
-        cpu_offload_bytes=int(cpu_b),
+        cpu_offload_bytes=st.cpu_offload_bytes,
+        peak_reserved_high_bytes=high,
+        device_high_bytes=high + CUDA_CONTEXT_BYTES,
     )

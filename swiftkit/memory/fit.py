@@ -24,7 +24,8 @@ _ORDER = {FITS: 0, TIGHT: 1, WILL_NOT_FIT: 2}
 class Verdict:
     card: GpuCard
     verdict: str  # FITS | TIGHT | WILL_NOT_FIT
-    headroom_bytes: int  # memory left on the card after device_bytes (negative: short by)
+    headroom_bytes: int  # memory left on the card after the judged bytes (negative: short by)
+    judged_bytes: int = 0  # what was compared with the card: the high estimate on the device
 
 
 @dataclass(frozen=True)
@@ -36,16 +37,19 @@ class Suggestion:
 
 
 def judge(est: MemoryEstimate, card: GpuCard) -> Verdict:
-    """Compare what nvidia-smi would show with the card's memory (free memory when detected)."""
+    """Compare the high estimate of what nvidia-smi would show (device_high_bytes: expected plus
+    the calibration set's error) with the card's memory (free memory when detected): a run that
+    "fits" has room for the estimate's known error."""
     available = card.total_bytes if card.free_bytes is None else card.free_bytes
-    headroom = available - est.device_bytes
+    judged = est.device_high_bytes or est.device_bytes
+    headroom = available - judged
     if headroom < 0:
         verdict = WILL_NOT_FIT
     elif headroom < TIGHT_FRACTION * card.total_bytes:
         verdict = TIGHT
     else:
         verdict = FITS
-    return Verdict(card=card, verdict=verdict, headroom_bytes=int(headroom))
+    return Verdict(card=card, verdict=verdict, headroom_bytes=int(headroom), judged_bytes=judged)
 
 
 def _try(shape, cfg, card, description, changes, cost) -> tuple[int, int, Suggestion]:

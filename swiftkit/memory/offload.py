@@ -12,8 +12,6 @@ the current computation.
 
 from __future__ import annotations
 
-from swiftkit.memory.models import ModelShape
-
 # reduce_bucket_size in swift's zero2 presets (2e8 elements); zero3 says "auto", which
 # transformers sets to hidden_size^2, smaller: 2e8 is the upper bound.
 REDUCE_BUCKET_ELEMENTS = int(2e8)
@@ -28,7 +26,6 @@ def offloads(deepspeed: str | None, stage: int) -> tuple[bool, bool]:
 
 
 def apply_offload(
-    shape: ModelShape,
     deepspeed: str | None,
     stage: int,
     dtype_bytes: int,
@@ -48,7 +45,6 @@ def apply_offload(
         opt_b = 0
         grads_b = min(full_grads_bytes, REDUCE_BUCKET_ELEMENTS * dtype_bytes)
     if offload_params:
-        window = 2 * (shape.layer_linear_params() + shape.layer_other_params()) * dtype_bytes
-        cpu += max(frozen - window, 0) + params_b
-        frozen, params_b = min(frozen, window), 0
+        cpu += frozen + params_b
+        frozen, params_b = 0, 0
     return frozen, params_b, grads_b, opt_b, cpu

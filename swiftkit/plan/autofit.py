@@ -18,13 +18,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
-from swiftkit.memory.estimate import MemoryEstimate, estimate_memory, memory_config_from_args
+from swiftkit.memory import learned
+from swiftkit.memory.devicemap import estimate_for
+from swiftkit.memory.estimate import MemoryEstimate
 from swiftkit.memory.fit import FITS, WILL_NOT_FIT, judge
 from swiftkit.memory.gpus import GpuCard
-from swiftkit.memory.models import resolve_model_shape
 from swiftkit.plan.lrscale import scaling_advice
 from swiftkit.plan.plan import Plan
 from swiftkit.recipe.swiftargs import resolve_args
@@ -115,25 +115,25 @@ def _nearest_accumulation(share: int, batch: int) -> int:
 
 
 def choose_batches(
-    plan: Plan, card: GpuCard, headroom_bytes: int | None, base_dir: Path | None = None
+    plan: Plan, card: GpuCard, headroom_bytes: int | None
 ) -> tuple[dict[str, int], bool, str] | None:
     """(overrides, exact, why the batch stops there), or None when batch 1 does not fit."""
     s, m = plan.schedule, plan.memory
-    resolved = resolve_args(plan.args, world_size=plan.world_size)
-    shape = resolve_model_shape(str(resolved.get("model")), base_dir=base_dir or Path.cwd())
-    if shape is None or s is None or m is None:
+    if s is None or m is None or m.shape is None or m.config is None:
         return None
-    world, seq = plan.world_size, m.estimate.seq_len_tokens
+    world = plan.world_size
     share = s.per_device_batch * s.accumulation_steps
     rows_per_process = math.ceil((plan.train_rows or share) / world)
     cap = min(share, rows_per_process)
 
     def est(batch: int, accum: int, checkpointing: bool | None = None) -> MemoryEstimate:
-        args = {**resolved, BATCH_KEY: batch, ACCUM_KEY: accum}
-        cfg = memory_config_from_args(args, world_size=world, seq_len_tokens=seq)
+        # The plan's own memory config (row lengths, layout, dtype) at another batch, and the
+        # correction it learned from the user's runs: the same estimate the plan would make.
+        cfg = replace(m.config, batch_size=batch, gradient_accumulation_steps=accum)
         if checkpointing:
             cfg = replace(cfg, gradient_checkpointing=True)
-        return estimate_memory(shape, cfg)
+        e = estimate_for(m.shape, cfg)
+        return learned.apply(e, m.correction) if m.correction is not None else e
 
     largest = _largest(cap, lambda b: accepts(est(b, max(share // b, 1)), card, headroom_bytes))
     if largest is None:
@@ -148,7 +148,8 @@ def choose_batches(
     if largest < cap:
         nxt = est(largest + 1, max(share // (largest + 1), 1))
         why = (
-            f"batch {largest + 1} would need {nxt.device_bytes / 2**30:.1f} GiB on the device "
+            f"batch {largest + 1} would need {nxt.device_bytes / 2**30:.1f} GiB on the device, "
+            f"{nxt.device_high_bytes / 2**30:.1f} GiB high estimate "
             f"({judge(nxt, card).verdict} on {card.name})"
         )
     elif cap == share:
@@ -191,12 +192,11 @@ def auto_fit(
     card: GpuCard,
     headroom_bytes: int | None,
     replan: Callable[[Mapping[str, int]], Plan],
-    base_dir: Path | None = None,
 ) -> tuple[AutoFit, Plan | None]:
     """The fit and the plan it makes (replan(overrides) plans the recipe with them), or
     (fit with after=None, None) when even batch 1 does not fit: the plan's ranked fixes apply."""
     before = _point(plan, card)
-    chosen = choose_batches(plan, card, headroom_bytes, base_dir)
+    chosen = choose_batches(plan, card, headroom_bytes)
     if chosen is None:
         fit = AutoFit(card.name, card.total_bytes, headroom_bytes, before, None, True, {},
                       "batch 1 does not fit", None)  # fmt: skip

@@ -1,7 +1,8 @@
 """The memory part of a plan: the estimate for the run's longest row and for full max_length,
-verdicts against the target card(s), and ranked changes when it does not fit.
+corrected by the user's finished runs of the same model on the same card, verdicts against the
+target card(s) (judged on the high estimate), and ranked changes when it does not fit.
 
-Glue between plan.py and the estimator (models, memory, gpus, fit); imports no torch.
+Glue between plan.py and the estimator (models, memory, gpus, fit, learned); imports no torch.
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from swiftkit.memory import learned
 from swiftkit.memory.checkpoint import CheckpointSize, checkpoint_size
 from swiftkit.memory.devicemap import estimate_for
-from swiftkit.memory.estimate import MemoryEstimate, memory_config_from_args
+from swiftkit.memory.estimate import MemoryConfig, MemoryEstimate, memory_config_from_args
 from swiftkit.memory.fit import Suggestion, Verdict, judge, suggest_changes
 from swiftkit.memory.gpus import COMMON_CARDS, GpuCard, find_card
-from swiftkit.memory.models import resolve_model_shape
+from swiftkit.memory.models import ModelShape, resolve_model_shape
 from swiftkit.recipe.layout import Layout
+from swiftkit.recipe.swiftargs import output_root
+from swiftkit.watch.memruns import finished_records
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,9 @@ class MemoryPlan:
     gpus_per_process: int = 1  # >= 2: device_map splits the model; figures are per GPU
     sequence_parallel: int = 1  # each GPU holds seq / SP tokens of activations
     cpu_offload_bytes: int = 0  # CPU RAM that ZeRO offload needs on one node (all its processes)
+    shape: ModelShape | None = None
+    config: MemoryConfig | None = None
+    correction: learned.Correction | None = None
 
     @property
     def verdict(self) -> str | None:
@@ -48,8 +55,19 @@ class MemoryPlan:
             "param_count": self.param_count,
             "peak_allocated_bytes": e.peak_allocated_bytes,
             "peak_reserved_bytes": e.peak_reserved_bytes,
+            "peak_reserved_high_bytes": e.peak_reserved_high_bytes,
             "device_bytes": e.device_bytes,
+            "device_high_bytes": e.device_high_bytes,
+            "judged_on": "device_high_bytes",
             "breakdown": dict(e.breakdown),
+            "notes": list(e.notes),
+            "learned_from_runs": None
+            if self.correction is None
+            else {
+                "factor": self.correction.factor,
+                "ratios": list(self.correction.ratios),
+                "runs": list(self.correction.runs),
+            },
             "seq_len_tokens": e.seq_len_tokens,
             "gpus_per_process": self.gpus_per_process,
             "sequence_parallel_size": self.sequence_parallel,
@@ -67,6 +85,7 @@ class MemoryPlan:
                     "total_bytes": v.card.total_bytes,
                     "verdict": v.verdict,
                     "headroom_bytes": v.headroom_bytes,
+                    "judged_bytes": v.judged_bytes,
                 }
                 for v in self.verdicts
             ],
@@ -75,6 +94,7 @@ class MemoryPlan:
                     "description": s.description,
                     "changes": dict(s.changes),
                     "device_bytes": s.estimate.device_bytes,
+                    "device_high_bytes": s.estimate.device_high_bytes,
                     "verdict": s.verdict,
                 }
                 for s in self.suggestions
@@ -109,6 +129,7 @@ def plan_memory(
     findings,
     detected: Sequence[GpuCard] = (),
     layout: Layout | None = None,
+    profile=None,
 ) -> MemoryPlan | None:
     names = list(gpus) or ([recipe.settings["gpu"]] if recipe.settings.get("gpu") else [])
     for name in names:
@@ -136,11 +157,21 @@ def plan_memory(
     sp = layout.sequence_parallel if layout else 1
     per_process = layout.gpus_per_process if layout else 1
     check_ring_attention(recipe, resolved, shape, sp, findings)
+    labels = getattr(profile, "longest_label_tokens", None)
+    mean = getattr(profile, "mean_tokens", None)
+
+    def per_gpu(tokens: int | None) -> int | None:
+        # Sequence parallel: each GPU of an SP group holds ceil(seq / SP) tokens (Ulysses).
+        return math.ceil(tokens / sp) if tokens else tokens
 
     def config(tokens: int):
-        # Sequence parallel: each GPU of an SP group holds ceil(seq / SP) tokens (Ulysses).
-        per_gpu = math.ceil(tokens / sp)
-        cfg = memory_config_from_args(args, world_size=world_size, seq_len_tokens=per_gpu)
+        cfg = memory_config_from_args(
+            args,
+            world_size=world_size,
+            seq_len_tokens=per_gpu(tokens),
+            label_tokens=per_gpu(labels),
+            typical_tokens=per_gpu(mean),
+        )
         return replace(cfg, gpus_per_process=per_process)
 
     cfg = config(seq)
@@ -156,6 +187,15 @@ def plan_memory(
                     f"{recipe.location('torch_dtype')}: {card.name} has no bfloat16 support "
                     "(got torch_dtype bfloat16). Use torch_dtype: float16 on this card."
                 )
+    correction = None
+    if targeted and cards:
+        records = finished_records([output_root(resolved, base_dir)])
+        correction = learned.learn(records, shape, cards[0].name)
+        if correction is not None:
+            estimate = learned.apply(estimate, correction)
+            if at_max is not None:
+                at_max = learned.apply(at_max, correction)
+            findings.notes.append(f"memory: {estimate.notes[-1]}")
     verdicts = tuple(judge(estimate, card) for card in cards)
     suggestions: tuple[Suggestion, ...] = ()
     failing = [v for v in verdicts if v.verdict != "fits"]
@@ -186,6 +226,9 @@ def plan_memory(
         gpus_per_process=per_process,
         sequence_parallel=sp,
         cpu_offload_bytes=cpu_ram,
+        shape=shape,
+        config=cfg,
+        correction=correction,
     )
 
 

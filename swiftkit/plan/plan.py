@@ -144,9 +144,9 @@ def make_plan(
                          notes=findings.notes, sources=sources)  # fmt: skip
 
     stats = inspect_datasets(recipe, resolved, base, findings)
-    over, longest, have_tokenizer = {}, None, False
+    over, longest, have_tokenizer, profile = {}, None, False, None
     if not findings.errors:
-        over, longest, have_tokenizer = token_lengths(resolved, stats, base)
+        over, longest, have_tokenizer, profile = token_lengths(resolved, stats, base)
 
     had_errors = bool(findings.errors)  # e.g. a ratio out of range: already reported
 
@@ -220,6 +220,7 @@ def make_plan(
             base,
             world_size=world_size,
             longest_row_tokens=longest,
+            profile=profile,
             gpus=gpus,
             findings=findings,
             detected=detected,

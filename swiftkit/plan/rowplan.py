@@ -132,8 +132,17 @@ def _byte_upper_bound(messages: list[dict], system: str | None) -> int:
     return text + system_bytes + _MESSAGE_OVERHEAD_BYTES * (len(messages) + 1)
 
 
+@dataclass(frozen=True)
+class LengthProfile:
+    """What the memory estimate needs of the rows besides the longest one."""
+
+    mean_tokens: int | None  # the mean row
+    longest_label_tokens: int | None  # the most tokens any row trains on (logits_to_keep)
+
+
 def token_lengths(resolved, stats, base_dir):
-    """(rows over max_length per spec, longest row in tokens, exact?) for the local datasets.
+    """(rows over max_length per spec, longest row in tokens, exact?, LengthProfile) for the
+    local datasets.
 
     Exact with a local tokenizer; otherwise an upper bound from the rows' UTF-8 bytes, and no
     count of over-long rows.
@@ -145,7 +154,7 @@ def token_lengths(resolved, stats, base_dir):
     max_length = resolved.get("max_length")
     system = resolved.get("system")
     over: dict[str, int | None] = {}
-    longest = 0
+    longest, total, count, labels = 0, 0, 0, 0
     for st, _role in stats:
         if st.spec.local_path is None or st.rows is None:
             continue
@@ -159,9 +168,12 @@ def token_lengths(resolved, stats, base_dir):
         if not lengths:
             continue
         longest = max(longest, max(lengths))
+        total, count = total + sum(lengths), count + len(lengths)
+        labels = max(labels, max(tokens.label_token_counts(rows, tok_dir)))
         if tok_dir is not None and max_length and resolved.get("truncation_strategy") == "delete":
             over[st.spec.raw] = sum(n > max_length for n in lengths)
-    return over, longest or None, tok_dir is not None
+    profile = LengthProfile(round(total / count) if count else None, labels or None)
+    return over, longest or None, tok_dir is not None, profile
 
 
 def placeholder_findings(recipe, resolved, stats, findings) -> bool:

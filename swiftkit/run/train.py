@@ -15,17 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from swiftkit.data import datasets as ds
-from swiftkit.errors import HardwareError, LaunchError, RecipeError, SwiftkitError
+from swiftkit.errors import LaunchError, OutOfMemoryError, RecipeError, SwiftkitError
 from swiftkit.plan.plan import Plan
 from swiftkit.recipe.recipe import Recipe
 from swiftkit.recipe.secrets import secret_args
 from swiftkit.recipe.swiftargs import output_root
 from swiftkit.run.launch import LaunchSpec, run_distributed, run_in_process, swift_argv
 from swiftkit.run.rundir import create_run_dir, read_provenance, write_provenance
-
-HALF_PRECISION = ("bfloat16", "bf16", "float16", "fp16")
-# Above this a model is not trained on a CPU in any useful time.
-MAX_CPU_PARAMS = 3_000_000_000
 
 
 @dataclass(frozen=True)
@@ -39,47 +35,6 @@ class RunSummary:
     train_loss: float | None
     stopped_by: str | None = None  # "SIGTERM"/"SIGINT" when a stop signal ended the run early
     resume_from: Path | None = None  # the checkpoint --resume continues from, after a stop
-
-
-def check_hardware(
-    plan: Plan, resolved: Mapping[str, Any], gpus_found: int, *, force: bool
-) -> None:
-    """Refuse, before any download, a run this machine cannot do. Raises HardwareError (exit 3)."""
-    if gpus_found == 0 and not resolved.get("use_cpu"):
-        dtype = resolved.get("torch_dtype")
-        if dtype in HALF_PRECISION:
-            msg = (
-                f"{plan.recipe_path}: torch_dtype {dtype} needs a GPU and none was found. "
-                "Run it on a GPU machine; on CPU use torch_dtype: float32 and use_cpu: true "
-                "(python -m swiftkit demo shows a CPU run)."
-            )
-            raise HardwareError(msg)
-    if gpus_found == 0 and plan.memory is not None:
-        params = plan.memory.param_count
-        if params and params > MAX_CPU_PARAMS:
-            msg = (
-                f"{plan.recipe_path}: {params / 1e9:.1f}B parameters will not train on a CPU. "
-                "Run it on a GPU machine."
-            )
-            raise HardwareError(msg)
-    if plan.disk is not None and not plan.disk.fits and not force:
-        d = plan.disk
-        msg = (
-            f"{plan.recipe_path}: the checkpoints need about {d.needed_bytes / 2**30:.1f} GiB but "
-            f"only {d.free_bytes / 2**30:.1f} GiB is free under {d.output_root}. Free space, "
-            "choose another output_dir or lower save_total_limit; --force starts it anyway."
-        )
-        raise HardwareError(msg)
-    m = plan.memory
-    if m is not None and m.verdict == "will not fit" and not force:
-        v = m.verdicts[0]
-        fixes = "; ".join(s.description for s in m.suggestions[:3]) or "see swiftkit plan"
-        msg = (
-            f"{plan.recipe_path}: will not fit: about {m.estimate.device_bytes / 2**30:.1f} GiB "
-            f"needed on {v.card.name} ({v.card.total_bytes / 2**30:.0f} GiB). Try: {fixes}. "
-            "--force starts it anyway."
-        )
-        raise HardwareError(msg)
 
 
 def _filled_datasets(recipe: Recipe, resolved, run_dir: Path, base_dir: Path) -> list[str]:
@@ -137,8 +92,9 @@ def prepare_run(
         env=plan.env,
         recipe_path=recipe.path,
     )
+    _start_memory_record(run_dir, plan)
     if run_id is not None:
-        runid.record_run_id(run_dir, run_id)
+        runid.record_run_id(run_dir, run_id)  # last: a directory carrying the id is complete
     return LaunchSpec(
         run_dir=run_dir, argv=tuple(argv), env=dict(plan.env), secrets=secret_args(recipe.args)
     )
@@ -159,11 +115,35 @@ def _run_id(plan: Plan) -> str | None:
     return launch.run_id.value if launch.run_id is not None else None
 
 
+def _start_memory_record(run_dir: Path, plan: Plan) -> None:
+    """RUN_DIR/swiftkit/memory.json: the estimate this run starts from (watch/memruns.py)."""
+    from swiftkit.memory.learned import memory_record
+    from swiftkit.watch.memruns import start_memory_record
+
+    m = plan.memory
+    if m is None or m.shape is None or m.config is None:
+        return
+    card = m.verdicts[0].card.name if m.cards_detected and m.verdicts else None
+    start_memory_record(run_dir, memory_record(m.shape, m.config, m.estimate, card))
+
+
+def _oom(run_dir: Path, oom: dict) -> OutOfMemoryError:
+    step = oom.get("step")
+    where = f" in optimizer step {step}" if step else ""
+    return OutOfMemoryError(f"training ran out of GPU memory (CUDA out of memory){where}")
+
+
 def start_run(spec: LaunchSpec) -> None:
-    """Train. Raises LaunchError (exit 1) with swift's own error when training fails."""
+    """Train. Raises OutOfMemoryError (exit 4) when it dies of CUDA out-of-memory (the details in
+    RUN_DIR/swiftkit/oom.json), LaunchError (exit 1) with swift's own error otherwise."""
+    from swiftkit.run import oom
+
     if spec.distributed:
         code = run_distributed(spec)
         if code != 0:
+            record = oom.read_oom(spec.run_dir)
+            if record is not None:
+                raise _oom(spec.run_dir, record)
             msg = f"training failed: torch.distributed.run exited with {code} (its log is above)."
             raise LaunchError(msg)
         return
@@ -176,6 +156,8 @@ def start_run(spec: LaunchSpec) -> None:
     except Exception as e:
         import traceback
 
+        if oom.is_cuda_oom(e):
+            raise _oom(spec.run_dir, oom.record_oom(spec.run_dir, e)) from e
         detail = "".join(traceback.format_exception(e)).rstrip()
         msg = f"{detail}\ntraining failed: {type(e).__name__}: {e}"
         raise LaunchError(msg) from e
@@ -227,14 +209,16 @@ def prepare_resume(
 
 def run_and_record(spec: LaunchSpec) -> tuple[int, BaseException | None]:
     """Train, recording the pid while it runs and how it ended (for `swiftkit status`)."""
-    from swiftkit.run import preempt
-    from swiftkit.watch import runs
+    from swiftkit.run import oom, preempt
+    from swiftkit.watch import memruns, runs
 
     if spec.first_node:  # only node 0 writes swiftkit's markers
         runs.write_pid(spec.run_dir)
     code, reason, failure = 0, "finished", None
     try:
         start_run(spec)
+    except OutOfMemoryError as e:
+        code, reason, failure = e.exit_code, e.reason, e
     except SwiftkitError as e:
         code, reason, failure = e.exit_code, str(e).splitlines()[-1], e
     except preempt.Preempted as e:
@@ -244,6 +228,9 @@ def run_and_record(spec: LaunchSpec) -> tuple[int, BaseException | None]:
     finally:
         if spec.first_node:
             runs.write_exit(spec.run_dir, code, reason)
+            memruns.finish_memory_record(
+                spec.run_dir, exit_code=code, oom=oom.read_oom(spec.run_dir)
+            )
     return code, failure
 
 

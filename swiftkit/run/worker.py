@@ -21,7 +21,8 @@ def main(argv: list[str]) -> int:
     if len(argv) not in (1, 2):
         print("usage: python -m swiftkit.run.worker RUN_DIR [CHECKPOINT]", file=sys.stderr)
         return 2
-    recorded = read_provenance(Path(argv[0]))
+    run_dir = Path(argv[0])
+    recorded = read_provenance(run_dir)
     checkpoint = Path(argv[1]) if len(argv) == 2 else None
     secrets = json.loads(os.environ.get(SECRETS_ENV) or "{}")
     argv = restore_secrets(recorded["argv"], secrets)
@@ -29,6 +30,14 @@ def main(argv: list[str]) -> int:
         run_in_process(resume_argv(argv, checkpoint))
     except preempt.Preempted as e:
         return preempt.exit_code_for(e.signum)
+    except Exception as e:
+        from swiftkit.run import oom
+
+        if not oom.is_cuda_oom(e):
+            raise
+        # Every rank that runs out records it; the launcher reads it (exit code 4).
+        oom.record_oom(run_dir, e, rank=int(os.environ.get("RANK", "0")))
+        return 4
     return 0
 
 

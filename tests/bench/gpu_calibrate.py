@@ -88,7 +88,11 @@ def swift_argv(flags: dict, model_dir: Path, dataset: Path, out_dir: Path, steps
 def estimate_for(case: Case) -> dict:
     shape = SMOKE_SHAPE if case.model == SMOKE_SHAPE.model_id else resolve_model_shape(case.model)
     flags = swift_flags(case)
-    cfg = memory_config_from_args(flags, world_size=1, seq_len_tokens=flags["max_length"])
+    # Every row is cut to exactly max_length (truncation_strategy right); the answer is all of
+    # the row but the prompt's few tokens.
+    length = flags["max_length"]
+    cfg = memory_config_from_args(flags, world_size=1, seq_len_tokens=length,
+                                  label_tokens=length - 24, typical_tokens=length)  # fmt: skip
     est = estimate_memory(shape, cfg)
     return {k: v for k, v in asdict(est).items() if k != "notes"}
 
@@ -142,9 +146,23 @@ def child(spec_path: str) -> int:
         print("CALIBRATION " + json.dumps({"cpu_smoke_steps": steps}), flush=True)
         return 0
     torch.cuda.reset_peak_memory_stats()
+    at_train_start = {}
+    import transformers
+
+    original_train = transformers.Trainer.train
+
+    def train(self, *args, **kwargs):  # the model is loaded, nothing trained yet
+        at_train_start.update(
+            allocated=torch.cuda.memory_allocated(), reserved=torch.cuda.memory_reserved(),
+            peak_reserved=torch.cuda.max_memory_reserved(),
+        )  # fmt: skip
+        return original_train(self, *args, **kwargs)
+
+    transformers.Trainer.train = train
     t0 = time.time()
     result = sft_main(spec["argv"])
     free, total = torch.cuda.mem_get_info()
+    stats = torch.cuda.memory_stats()
     out = {
         "max_memory_allocated": torch.cuda.max_memory_allocated(),
         "max_memory_reserved": torch.cuda.max_memory_reserved(),
@@ -152,6 +170,19 @@ def child(spec_path: str) -> int:
         "reserved_at_end": torch.cuda.memory_reserved(),
         "gpu": torch.cuda.get_device_name(),
         "swift_memory_log": [h.get("memory(GiB)") for h in result.get("log_history", [])],
+        # What separates the estimate's reserved lines: the state after loading, and the
+        # allocator's fragmentation (inactive split blocks) and segment count at its peak.
+        "at_train_start": at_train_start,
+        "allocator": {
+            k: stats.get(k)
+            for k in (
+                "inactive_split_bytes.all.peak",
+                "segment.all.peak",
+                "num_alloc_retries",
+                "reserved_bytes.large_pool.peak",
+                "reserved_bytes.small_pool.peak",
+            )
+        },
         "seconds": round(time.time() - t0, 1),
     }
     print("CALIBRATION " + json.dumps(out), flush=True)

@@ -4,12 +4,15 @@ The step is built the way ms-swift 4.6 builds it on one GPU: the transformers ar
 from config (random weights, nothing downloaded), PEFT LoRA on the linear layers with adapters
 upcast to fp32 (swift leaves lora_dtype unset), gradient checkpointing per decoder layer with
 use_reentrant=True plus enable_input_require_grads(), accelerate's bf16 autocast around forward
-and its fp32 conversion of the outputs, the HF causal-LM loss, backward, clip_grad_norm_ 1.0
-and a fused AdamW step. Optimizer states exist before the traced step and, when gradient
-accumulation is on (swift's default), so do the gradients: that is the steady-state micro-step.
+and its fp32 conversion of the outputs, the HF causal-LM loss (on the labelled span only when
+a case sets label_tokens, as swift's logits_to_keep does), backward, clip_grad_norm_ 1.0 and
+a fused AdamW step. gpu_faithful() makes the fake CPU step take CUDA's code paths (dropout
+through native_dropout, no materialised causal mask, GQA inside SDPA). Optimizer states exist
+before the traced step and, when gradient accumulation is on (swift's default), so do the
+gradients: that is the steady-state micro-step.
 
 MemTracker counts live tensor storages: it matches torch.cuda.max_memory_allocated, not the
-caching allocator's reserve or the CUDA context (those are modelled in swiftkit/memory.py).
+caching allocator's reserve or the CUDA context (those are modelled in swiftkit/memory/).
 
     python tests/bench/trace_memory.py            # the matrix, a table, JSON in results/
     python tests/bench/trace_memory.py --quick    # one small configuration (used by a test)
@@ -90,6 +93,8 @@ CASES = [
     Case("small-vocab lora s2048", "small-vocab-llama", _cfg(seq_len_tokens=2048), False),
     Case("small-vocab full nogc s2048", "small-vocab-llama",
          _cfg(tuner_type="full", seq_len_tokens=2048, gradient_checkpointing=False), False),
+    Case("7B lora s2048 labels 256", "Qwen/Qwen2.5-7B-Instruct",
+         _cfg(seq_len_tokens=2048, label_tokens=256), False),
 ]  # fmt: skip
 QUICK = Case("tiny lora s256", "tiny-qwen2", _cfg(seq_len_tokens=256), False)
 
@@ -169,6 +174,39 @@ def _replacing_moves():
         torch.nn.Module.to = original
 
 
+@contextlib.contextmanager
+def gpu_faithful():
+    """Make the fake CPU step take the code paths a CUDA step takes.
+
+    - Dropout: ATen's `dropout` (aten/src/ATen/native/Dropout.cpp) calls `native_dropout` only
+      when `is_fused_kernel_acceptable` (CUDA tensors); on CPU it multiplies by a noise tensor of
+      the input's dtype (4 bytes per element for PEFT's fp32 adapter input) and keeps that noise
+      for backward, where CUDA keeps a 1-byte bool mask. Route it through `native_dropout`.
+    - Causal mask: transformers' `find_packed_sequence_indices` (masking_utils.py) treats every
+      FakeTensor as "tracing", assumes packed sequences and materialises a [b, 1, s, s] mask, which
+      also stops `use_gqa_in_sdpa` and repeats the KV heads. Real unpadded, unpacked batches get
+      no mask (is_causal) and GQA inside SDPA: return None as it does on real data.
+    """
+    import torch
+    import transformers.masking_utils as masking
+
+    original_dropout = torch.nn.functional.dropout
+    original_find = masking.find_packed_sequence_indices
+
+    def dropout(input, p=0.5, training=True, inplace=False):
+        if not training or p == 0:
+            return input
+        return torch.native_dropout(input, p, True)[0]
+
+    torch.nn.functional.dropout = dropout
+    masking.find_packed_sequence_indices = lambda position_ids: None
+    try:
+        yield
+    finally:
+        torch.nn.functional.dropout = original_dropout
+        masking.find_packed_sequence_indices = original_find
+
+
 def build_step(shape: ModelShape, cfg: MemoryConfig, *, grads_exist: bool):
     """Model, optimizer and one-step closure, all fake tensors. Call inside FakeTensorMode."""
     import torch
@@ -201,10 +239,19 @@ def build_step(shape: ModelShape, cfg: MemoryConfig, *, grads_exist: bool):
     if not grads_exist:
         opt.zero_grad(set_to_none=True)
     ids = torch.randint(0, shape.vocab_size, (cfg.batch_size, cfg.seq_len_tokens))
+    extra = {}
+    labels = ids
+    if cfg.label_tokens is not None and cfg.use_logits_to_keep:
+        # swift's SwiftMixin.prepare_logits_to_keep (batch > 1 form): logits from the first
+        # labelled token on, labels cut to the same span (its first position unlabelled).
+        keep = min(cfg.label_tokens, cfg.seq_len_tokens - 1) + 1
+        labels = ids[:, -keep:].clone()
+        labels[:, 0] = -100
+        extra["logits_to_keep"] = keep
 
     def step() -> None:
         with torch.autocast("cpu", dtype=dtype):
-            out = model(input_ids=ids, labels=ids)
+            out = model(input_ids=ids, labels=labels, **extra)
         out = convert_to_fp32(out)  # accelerate's ConvertOutputsToFp32 around forward
         loss = out.loss
         del out
@@ -241,7 +288,7 @@ def trace(shape: ModelShape, cfg: MemoryConfig, *, grads_exist: bool = True) -> 
             self._update_and_maybe_create_winfos(g, _MemRefType.GRAD)
 
     torch.manual_seed(0)
-    with FakeTensorMode(allow_non_fake_inputs=True):
+    with FakeTensorMode(allow_non_fake_inputs=True), gpu_faithful():
         model, opt, ids, step = build_step(shape, cfg, grads_exist=grads_exist)
         tracker = Tracker()
         tracker.track_external(model, opt, ids)

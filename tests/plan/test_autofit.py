@@ -1,19 +1,18 @@
 """Auto-fit: the largest per-device batch judge lets run on the card, the effective batch kept
 (exactly, or the nearest with an lr note), the evaluation batch, and batch 1 not fitting."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from swiftkit.memory.estimate import estimate_memory, memory_config_from_args
+from swiftkit.memory.devicemap import estimate_for
 from swiftkit.memory.fit import FITS, judge
 from swiftkit.memory.gpus import find_card
-from swiftkit.memory.models import resolve_model_shape
 from swiftkit.plan.autofit import accepts, auto_fit
 from swiftkit.plan.lrscale import lr_scaled
 from swiftkit.plan.plan import make_plan
 from swiftkit.recipe.recipe import load_recipe
-from swiftkit.recipe.swiftargs import resolve_args
 
 REPO = Path(__file__).resolve().parents[2]
 GIB = 1024**3
@@ -34,11 +33,8 @@ def fit(overrides=(), gpu="4090D", headroom=None):
 
 
 def device_bytes(plan, batch):
-    resolved = resolve_args({**plan.args, "per_device_train_batch_size": batch}, world_size=1)
-    cfg = memory_config_from_args(
-        resolved, world_size=1, seq_len_tokens=plan.memory.estimate.seq_len_tokens
-    )
-    return estimate_memory(resolve_model_shape("Qwen/Qwen2.5-7B-Instruct"), cfg)
+    """The plan's own memory estimate at another per-device batch."""
+    return estimate_for(plan.memory.shape, replace(plan.memory.config, batch_size=batch))
 
 
 def test_reference_recipe_on_a_4090d_raises_the_batch_keeping_effective_batch_16():
@@ -62,13 +58,16 @@ def test_reference_recipe_on_a_4090d_raises_the_batch_keeping_effective_batch_16
 
 
 def test_headroom_leaves_that_much_free_and_no_exact_divisor_gives_the_nearest_batch():
-    # effective batch 7 (prime): with ~5.5 GiB kept free only batch <= 4 fits on 24 GiB, and
-    # only batch 1 divides 7, so batch 4 x accumulation 2 = 8 (nearer 7 than 4 x 1) with a note.
-    result, plan = fit(["gradient_accumulation_steps=7"], headroom=int(5.5 * GIB))
+    # effective batch 7 (prime): with the headroom that leaves room for batch 4's high estimate
+    # only, and only batch 1 dividing 7, batch 4 x accumulation 2 = 8 (nearer 7 than 4 x 1).
+    card = find_card("4090D")
+    base = fit(["gradient_accumulation_steps=7"])[1]
+    headroom = card.total_bytes - device_bytes(base, 4).device_high_bytes
+    result, plan = fit(["gradient_accumulation_steps=7"], headroom=headroom)
     after = result.after
     assert after.per_device_train_batch_size == 4
     assert after.gradient_accumulation_steps == 2 and not result.exact
-    assert plan.memory.estimate.device_bytes <= find_card("4090D").total_bytes - 5.5 * GIB
+    assert plan.memory.estimate.device_high_bytes <= card.total_bytes - headroom
     assert result.lr_note == (
         "no batch that fits divides the effective batch 7: effective batch 8 instead; scale "
         "learning_rate 0.0001 by sqrt(8/7) -> 0.000107, or linearly -> 0.000114"
@@ -85,7 +84,7 @@ def test_accepts_is_judges_verdict_on_a_card_smaller_by_the_headroom():
     card = find_card("4090D")
     est = device_bytes(fit()[1], 1)
     assert accepts(est, card, None) == (judge(est, card).verdict == FITS)
-    room = card.total_bytes - est.device_bytes
+    room = card.total_bytes - est.device_high_bytes  # judge compares the high estimate
     assert accepts(est, card, room - 1)
     assert not accepts(est, card, room + 1)
 

@@ -8,7 +8,7 @@ from swiftkit.errors import HardwareError
 from swiftkit.plan.plan import make_plan
 from swiftkit.recipe.recipe import load_recipe
 from swiftkit.recipe.swiftargs import resolve_args
-from swiftkit.run.train import check_hardware
+from swiftkit.run.gate import check_hardware
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,7 +32,7 @@ def test_will_not_fit_is_refused_with_the_ranked_changes(in_repo):
     assert e.value.exit_code == 3
     message = str(e.value)
     assert message.startswith(f"{REPO}/recipes/qwen7b_selfcog.yaml: will not fit: about ")
-    assert "needed on Tesla T4 (15 GiB). Try: " in message
+    assert "GiB high estimate) on Tesla T4 (15 GiB). Try: " in message
     assert message.endswith("--force starts it anyway.")
     check_hardware(plan, resolved, 1, force=True)  # --force: no exception
 
