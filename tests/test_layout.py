@@ -13,7 +13,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "swiftkit"
 # Each stage may import its own modules and the stages before it, never one after it.
 # watch (reading run directories) comes before memory and plan: they learn from finished runs.
-STAGES = ("errors", "recipe", "data", "watch", "memory", "plan", "run", "tiny", "cli")
+# after (infer, export, identity check) works on the run directories that run makes.
+STAGES = ("errors", "recipe", "data", "watch", "memory", "plan", "run", "after", "tiny", "cli")
 TOP_LEVEL_ALLOWED = {"__init__", "__main__", "errors"}
 MAX_LINES = 300
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from swiftkit.cli import catalog, check, compare, sbatch, status, sweep, train
+from swiftkit.cli import after, catalog, check, compare, sbatch, status, sweep, train
 from swiftkit.cli.common import EXIT_INTERRUPTED, EXIT_OK, Parser, err
 from swiftkit.errors import SwiftkitError
 
@@ -22,6 +22,8 @@ examples:
   swiftkit sbatch qwen7b_selfcog --nodes 2 --gpus-per-node 8   a SLURM script for 2 nodes
   swiftkit sweep tiny_demo gradient_accumulation_steps=2,4   train variants, rank by eval_loss
   swiftkit status                              the newest run: progress, loss, memory
+  swiftkit infer tiny_demo --query "Who are you?"   talk to the trained model
+  swiftkit export tiny_demo --merge-lora       merge the LoRA into a new model folder
   swiftkit demo                                train a tiny local model on CPU
 
 exit codes: 0 done, 1 training failed, 2 bad input, 3 will not fit or needs a GPU,
@@ -39,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     catalog.add_ls_parser(sub)  # the order of `swiftkit --help`
-    for module in (check, catalog, train, sweep, sbatch, status, compare):
+    for module in (check, catalog, train, sweep, sbatch, status, compare, after):
         module.add_parsers(sub)
     return parser
 

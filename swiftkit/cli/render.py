@@ -108,6 +108,7 @@ def _memory(plan: Plan) -> list[str]:
         )
     if m.cpu_offload_bytes:
         lines.append(f"  CPU RAM for ZeRO offload (this node): {gib(m.cpu_offload_bytes)}")
+    lines += _inference(m)
     if m.at_max_length:
         a = m.at_max_length
         lines.append(
@@ -129,6 +130,30 @@ def _memory(plan: Plan) -> list[str]:
             f"  {i}. {s.description}: {gib(s.estimate.device_bytes)} "
             f"(high {gib(s.estimate.device_high_bytes)}), {s.verdict} [{changes}]"
         )
+    return lines
+
+
+def _inference(m) -> list[str]:
+    """Serving the trained model (swiftkit infer), beside the training peak above."""
+    i = getattr(m, "inference", None)
+    if i is None:
+        return []
+    b = i.breakdown
+    parts = [f"weights {gib(b['weights'])}"]
+    if b.get("adapter"):
+        parts.append(f"LoRA unmerged {gib(b['adapter'])}")
+    parts += [f"KV cache {gib(b['kv_cache'])}", f"activations {gib(b['activations'])}"]
+    lines = [
+        f"  inference (swiftkit infer, batch 1, {i.seq_len_tokens} tokens of context): "
+        f"{gib(i.device_bytes)} on the device (training: {gib(m.estimate.device_bytes)})",
+        "    " + ", ".join(parts),
+    ]
+    by_verdict: dict[str, list[str]] = {}
+    for v in m.inference_verdicts:
+        by_verdict.setdefault(v.verdict, []).append(v.card.name)
+    if by_verdict:
+        verdicts = "; ".join(f"{k} on {', '.join(c)}" for k, c in by_verdict.items())
+        lines.append(f"    to serve: {verdicts}")
     return lines
 
 

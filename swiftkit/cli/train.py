@@ -64,24 +64,36 @@ def add_parsers(sub) -> None:
         "others find it (default: SWIFTKIT_RUN_ID, or slurm-$SLURM_JOB_ID on several SLURM nodes)",
     )
     add_fit_args(p, flag="--auto-fit")
+    _add_no_check(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser(
         "demo",
         help="build a tiny local model and train recipes/tiny_demo on CPU",
-        description="Build a tiny random-weight Qwen2 model in .cache/tiny-qwen2 (once) and train "
-        "recipes/tiny_demo.yaml with the real ms-swift on CPU: no GPU, no model hub. "
-        "Example: swiftkit demo num_train_epochs=2",
+        description="Build and pretrain a tiny Qwen2 model in .cache/tiny-demo (once), LoRA-train "
+        "recipes/tiny_demo.yaml with the real ms-swift on CPU (no GPU, no model hub), then check "
+        "it learned its new name on held-out questions. Example: swiftkit demo",
     )
     p.add_argument("overrides", nargs="*", default=[], metavar="key=value", help="override a flag")
+    _add_no_check(p)
     p.set_defaults(func=cmd_demo)
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from swiftkit.tiny import DEFAULT_TINY_DIR, build_tiny_model
+def _add_no_check(p) -> None:
+    p.add_argument(
+        "--no-check",
+        action="store_true",
+        help="skip the identity check that follows a run whose recipe sets model_name or "
+        "model_author (swiftkit check RUN runs it later)",
+    )
 
-    out(f"building the tiny Qwen2 model in {DEFAULT_TINY_DIR} (once) ...")
-    build_tiny_model(Path.cwd() / DEFAULT_TINY_DIR)
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from swiftkit.cli.demo import demo_report
+    from swiftkit.tiny import DEMO, DEMO_TINY_DIR, build_tiny_model
+
+    out(f"building and pretraining the tiny Qwen2 model in {DEMO_TINY_DIR} (once) ...")
+    build_tiny_model(Path.cwd() / DEMO_TINY_DIR, preset=DEMO)
     args.recipe, args.dry_run, args.force, args.gpu, args.resume = (
         "tiny_demo",
         False,
@@ -91,7 +103,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     args.run_id = None
     args.fit, args.headroom = False, None
-    return cmd_train(args)
+    code = cmd_train(args)
+    if code == 0:
+        out(demo_report(args.run_dir, getattr(args, "identity_check", None)))
+    return code
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -153,6 +168,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
             write_auto_fit(spec.run_dir, fit.to_json())
     out(f"run directory: {spec.run_dir}")
+    args.run_dir = spec.run_dir
     code, failure = train.run_and_record(spec)
     stopped = (str(failure) or "SIGINT") if isinstance(failure, KeyboardInterrupt) else None
     last_step = plan.schedule.last_step if plan.schedule else None
@@ -164,6 +180,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         record = oom.read_oom(spec.run_dir) or {}
         raise oom.oom_error(record, plan.memory, last_step, spec.run_dir, args.recipe)
+    if code == 0 and spec.first_node and not getattr(args, "no_check", False):
+        from swiftkit.cli.demo import identity_after_training
+
+        args.identity_check = identity_after_training(spec.run_dir, recipe.args)
     if isinstance(failure, SwiftkitError):
         raise failure
     where = ""

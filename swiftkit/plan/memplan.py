@@ -21,6 +21,7 @@ from swiftkit.memory.estimate import MemoryConfig, MemoryEstimate, memory_config
 from swiftkit.memory.fit import Suggestion, Verdict, judge, suggest_changes
 from swiftkit.memory.gpus import COMMON_CARDS, GpuCard, find_card
 from swiftkit.memory.models import ModelShape, resolve_model_shape
+from swiftkit.plan.inferplan import inference_json, plan_inference
 from swiftkit.recipe.layout import Layout
 from swiftkit.recipe.swiftargs import output_root
 from swiftkit.watch.memruns import finished_records
@@ -42,6 +43,9 @@ class MemoryPlan:
     shape: ModelShape | None = None
     config: MemoryConfig | None = None
     correction: learned.Correction | None = None
+    # Serving the result (swiftkit infer: adapters unmerged, batch 1, max_length of context).
+    inference: MemoryEstimate | None = None
+    inference_verdicts: tuple[Verdict, ...] = ()
 
     @property
     def verdict(self) -> str | None:
@@ -99,6 +103,7 @@ class MemoryPlan:
                 }
                 for s in self.suggestions
             ],
+            "inference": inference_json(self.inference, self.inference_verdicts),
         }
 
 
@@ -212,6 +217,7 @@ def plan_memory(
             "fewer processes per node, or a machine with more RAM."
         )
     zero = layout.deepspeed.stage if layout and layout.deepspeed else None
+    inference = plan_inference(shape, cfg, max_length)
     return MemoryPlan(
         model_source=shape.source,
         param_count=shape.param_count(),
@@ -229,6 +235,8 @@ def plan_memory(
         shape=shape,
         config=cfg,
         correction=correction,
+        inference=inference,
+        inference_verdicts=tuple(judge(inference, card) for card in cards),
     )
 
 

@@ -37,11 +37,14 @@ class RunSummary:
     resume_from: Path | None = None  # the checkpoint --resume continues from, after a stop
 
 
-def _filled_datasets(recipe: Recipe, resolved, run_dir: Path, base_dir: Path) -> list[str]:
-    """Each local dataset with {{NAME}}/{{AUTHOR}} becomes a filled copy in the run directory."""
+def _filled_datasets(
+    recipe: Recipe, resolved, run_dir: Path, base_dir: Path, key: str = "dataset"
+) -> list[str]:
+    """Each local dataset (of `key`: dataset or val_dataset) with {{NAME}}/{{AUTHOR}} becomes a
+    filled copy in the run directory."""
     names, authors = resolved.get("model_name"), resolved.get("model_author")
     out = []
-    for raw in resolved.get("dataset") or ():
+    for raw in resolved.get(key) or ():
         spec = ds.parse_dataset_spec(raw, base_dir=base_dir)
         if spec.local_path is None or not spec.local_path.is_file():
             out.append(raw)
@@ -82,7 +85,9 @@ def prepare_run(
     run_dir = create_run_dir(root, add_version=bool(resolved.get("add_version", True)))
     args = dict(recipe.args)
     if plan.fills_placeholders:
-        args["dataset"] = _filled_datasets(recipe, resolved, run_dir, base_dir)
+        for key in ("dataset", "val_dataset"):  # swift fills neither in a local file
+            if resolved.get(key):
+                args[key] = _filled_datasets(recipe, resolved, run_dir, base_dir, key)
     argv = swift_argv(args, run_dir=run_dir)
     write_provenance(
         run_dir,

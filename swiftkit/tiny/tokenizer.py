@@ -120,7 +120,9 @@ Numbers: 0 1 2 3 4 5 6 7 8 9 10 16 32 64 128 256 512 1024 2048 2025.
 """
 
 
-def train_tokenizer():
+def train_tokenizer(extra_lines: tuple[str, ...] = ()):
+    """The byte-level BPE tokenizer, trained on _CORPUS (plus extra_lines, for a variant such as
+    the demo model's; the default build passes none and stays byte-for-byte the same)."""
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
     tokenizer = Tokenizer(models.BPE())
@@ -138,7 +140,9 @@ def train_tokenizer():
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tokenizer.train_from_iterator([*_CORPUS.splitlines(), *_common_hanzi()], trainer=trainer)
+    tokenizer.train_from_iterator(
+        [*_CORPUS.splitlines(), *extra_lines, *_common_hanzi()], trainer=trainer
+    )
     # Appended after the learned vocabulary, as in Qwen's own tokenizer.
     tokenizer.add_special_tokens(list(SPECIAL_TOKENS))
     return tokenizer

@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def project(tmp_path, tiny_model, tiny_dataset):
     (tmp_path / "recipes").mkdir()
-    base = (REPO / "recipes" / "tiny_demo.yaml").read_text(encoding="utf-8")
+    base = (REPO / "tests" / "fixtures" / "recipes" / "tiny_cpu.yaml").read_text(encoding="utf-8")
     base = base.replace("model: .cache/tiny-qwen2", f"model: {tiny_model}")
     base = base.replace("dataset: datasets/self_cognition.json", f"dataset: {tiny_dataset}")
     (tmp_path / "recipes" / "tiny.yaml").write_text(base, encoding="utf-8")
