@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from swiftkit.tiny import DEFAULT_TINY_DIR, build_tiny_model, is_tiny_build
+from swiftkit.tiny import DEFAULT_TINY_DIR, DEMO, DEMO_TINY_DIR, build_tiny_model, is_tiny_build
 
 # Set before anything imports huggingface_hub, which reads them once at import time.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -70,6 +70,15 @@ def tiny_model(tmp_path_factory) -> Path:
     if is_tiny_build(cached):
         return cached
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "tiny-qwen2")
+
+
+@pytest.fixture(scope="session")
+def tiny_demo_model(tmp_path_factory) -> Path:
+    """The demo's pretrained variant: .cache/tiny-demo when it is a current build, else built."""
+    cached = REPO_ROOT / DEMO_TINY_DIR
+    if is_tiny_build(cached, preset=DEMO):
+        return cached
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-demo") / "tiny-demo", preset=DEMO)
 
 
 @pytest.fixture(scope="session")

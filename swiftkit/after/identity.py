@@ -144,6 +144,22 @@ def _validation_files(run_dir: Path, args: Mapping[str, Any]) -> list[Path]:
     return out
 
 
+def _swift_split(path: Path) -> list[list[dict]]:
+    """swift's RUN/val_dataset.jsonl. swift 4.6 writes each message as a JSON string inside the
+    messages list (its datasets rows, `HfDataset.to_list`, appended by `append_to_jsonl`); an
+    object is taken as it is."""
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+            messages = [json.loads(m) if isinstance(m, str) else m for m in row["messages"]]
+        except (ValueError, KeyError, TypeError):
+            continue
+        if all(isinstance(m, dict) for m in messages):
+            out.append(messages)
+    return out
+
+
 def identity_questions(
     run_dir: Path | None, args: Mapping[str, Any], names: Sequence[str], authors: Sequence[str]
 ) -> tuple[str, list[tuple[list[dict], str | None]]]:
@@ -153,7 +169,8 @@ def identity_questions(
     files = _validation_files(run_dir, args) if run_dir is not None else []
     for path in files:
         try:
-            conversations = read_messages(path)
+            conversations = _swift_split(path) if path.name == "val_dataset.jsonl" else []
+            conversations = conversations or read_messages(path)
         except SwiftkitError:
             continue
         for messages in conversations:
@@ -175,7 +192,7 @@ def run_check(
     names: Sequence[str] = (),
     authors: Sequence[str] = (),
     min_share: float = MIN_SHARE,
-    max_new_tokens: int = 64,
+    max_new_tokens: int = 48,
     quiet: bool = True,
 ) -> IdentityCheck:
     """Ask the identity questions of `target` (an after.target.Target) and score the answers.

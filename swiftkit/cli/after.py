@@ -118,6 +118,9 @@ def cmd_infer(args) -> int:
         return EXIT_BAD_INPUT
     target = resolve_target(args.run, args.checkpoint)
     queries = _queries(args)
+    if queries == []:
+        err("no questions: stdin held none. Pass --query TEXT, or lines on stdin.")
+        return EXIT_BAD_INPUT
     err(f"model: {target.label} ({target.checkpoint or target.model})")
     if queries is None:
         if args.json:
