@@ -25,7 +25,9 @@ def text_chart(run: Run, width: int = 60, height: int = 10) -> list[str]:
     values = [v for v in (*raw, *(v for _, v in evals)) if math.isfinite(v)]
     lo, hi = min(values), max(values)
     span = (hi - lo) or 1.0
-    x0, x1 = steps[0], max(steps[-1], *(s for s, _ in evals)) if evals else steps[-1]
+    eval_steps = [s for s, _ in evals]
+    # eval_on_start puts an evaluation at step 0, before the first logged step.
+    x0, x1 = min([steps[0], *eval_steps]), max([steps[-1], *eval_steps])
     grid = [[" "] * width for _ in range(height)]
 
     def put(step: float, value: float, mark: str) -> None:
