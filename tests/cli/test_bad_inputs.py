@@ -884,7 +884,8 @@ CASES = [
             "swiftkit",
             "swiftkit [-h] [--version] COMMAND ...",
             "argument COMMAND: invalid choice: 'frobnicate' (choose from 'ls', 'validate', "
-            "'plan', 'flags', 'gpus', 'train', 'demo', 'sweep', 'sbatch', 'status', 'compare')",
+            "'plan', 'flags', 'gpus', 'train', 'demo', 'sweep', 'sbatch', 'status', 'compare', "
+            "'infer', 'export', 'check')",
         ),
     ),
     Case(
