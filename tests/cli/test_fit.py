@@ -65,7 +65,8 @@ def test_batch_one_not_fitting_exits_3_with_the_fixes(capsys):
 def test_cpu_recipe_fits_against_host_memory_with_the_eval_batch(capsys, tiny_model):
     # The tiny model's config.json gives the memory estimate (the demo's .cache copy may not
     # exist yet on a fresh clone).
-    code, out, _ = run(["plan", "tiny_demo", f"model={tiny_model}", "--fit", "--json"], capsys)
+    recipe = str(REPO / "tests" / "fixtures" / "recipes" / "tiny_cpu.yaml")
+    code, out, _ = run(["plan", recipe, f"model={tiny_model}", "--fit", "--json"], capsys)
     assert code == 0
     fit = json.loads(out)["fit"]
     assert fit["card"] == "CPU memory" and fit["card_bytes"] == host_memory_card().total_bytes

@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def project(tmp_path, tiny_model, tiny_dataset, monkeypatch):
     (tmp_path / "recipes").mkdir()
-    text = (REPO / "recipes" / "tiny_demo.yaml").read_text(encoding="utf-8")
+    text = (REPO / "tests" / "fixtures" / "recipes" / "tiny_cpu.yaml").read_text(encoding="utf-8")
     text = text.replace("model: .cache/tiny-qwen2", f"model: {tiny_model}")
     text = text.replace("dataset: datasets/self_cognition.json", f"dataset: {tiny_dataset}")
     (tmp_path / "recipes" / "tiny.yaml").write_text(text, encoding="utf-8")

@@ -28,7 +28,7 @@ def test_auto_fit_run_records_the_change(tmp_path, tiny_model, tiny_dataset, mon
     import torch
 
     (tmp_path / "recipes").mkdir()
-    text = (REPO / "recipes" / "tiny_demo.yaml").read_text(encoding="utf-8")
+    text = (REPO / "tests" / "fixtures" / "recipes" / "tiny_cpu.yaml").read_text(encoding="utf-8")
     text = text.replace("model: .cache/tiny-qwen2", f"model: {tiny_model}")
     text = text.replace("dataset: datasets/self_cognition.json", f"dataset: {tiny_dataset}#10")
     (tmp_path / "recipes" / "tiny.yaml").write_text(text, encoding="utf-8")

@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def project(tmp_path, tiny_model, monkeypatch):
     (tmp_path / "recipes").mkdir()
-    text = (REPO / "recipes" / "tiny_demo.yaml").read_text(encoding="utf-8")
+    text = (REPO / "tests" / "fixtures" / "recipes" / "tiny_cpu.yaml").read_text(encoding="utf-8")
     text = text.replace("model: .cache/tiny-qwen2", f"model: {tiny_model}")
     text = text.replace("datasets/self_cognition.json", str(REPO / "datasets/self_cognition.json"))
     (tmp_path / "recipes" / "tiny.yaml").write_text(text, encoding="utf-8")

@@ -67,7 +67,7 @@ def test_recognises_oom_and_the_failing_step(tmp_path):
 
 @pytest.fixture
 def tiny_project(tmp_path, tiny_model, tiny_dataset, monkeypatch):
-    base = (REPO / "recipes" / "tiny_demo.yaml").read_text(encoding="utf-8")
+    base = (REPO / "tests" / "fixtures" / "recipes" / "tiny_cpu.yaml").read_text(encoding="utf-8")
     base = base.replace("model: .cache/tiny-qwen2", f"model: {tiny_model}")
     base = base.replace("dataset: datasets/self_cognition.json", f"dataset: {tiny_dataset}")
     (tmp_path / "recipes").mkdir()

@@ -12,6 +12,8 @@ from swiftkit.run import sweep as sw
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = dt.datetime(2025, 1, 2, 3, 4, 5)
+# The CPU test recipe (the demo recipe before issue 16): lr 5e-3 tuned for effective batch 4.
+TINY = str(REPO / "tests" / "fixtures" / "recipes" / "tiny_cpu.yaml")
 
 
 @pytest.mark.parametrize(
@@ -49,7 +51,7 @@ def test_parse_swept_and_fixed_and_every_problem_at_once():
 def test_variants_are_every_combination_with_folders_and_scaled_lr(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
     words = ["gradient_accumulation_steps=2,8", "lora_rank=4,8", f"output_dir={tmp_path}"]
-    sweep = sw.build_sweep("tiny_demo", words, lr_scale="sqrt", base_dir=REPO, now=NOW)
+    sweep = sw.build_sweep(TINY, words, lr_scale="sqrt", base_dir=REPO, now=NOW)
     assert sweep.sweep_dir == tmp_path / "sweep-20250102-030405"
     assert [v.name for v in sweep.variants] == [
         "gradient_accumulation_steps=2+lora_rank=4",
@@ -58,31 +60,31 @@ def test_variants_are_every_combination_with_folders_and_scaled_lr(tmp_path, mon
         "gradient_accumulation_steps=8+lora_rank=8",
     ]
     first, last = sweep.variants[0], sweep.variants[-1]
-    # tiny_demo's lr 5e-3 was tuned for effective batch 4: sqrt(2/4) and sqrt(8/4).
+    # The recipe's lr 5e-3 was tuned for effective batch 4: sqrt(2/4) and sqrt(8/4).
     assert "learning_rate=0.00353553" in first.overrides
     assert "learning_rate=0.00707107" in last.overrides
     assert first.overrides[-1] == f"output_dir={first.output_dir}"
     assert first.output_dir == sweep.sweep_dir / first.name
-    given = sw.build_sweep("tiny_demo", [*words, "learning_rate=1e-3"], lr_scale="sqrt",
+    given = sw.build_sweep(TINY, [*words, "learning_rate=1e-3"], lr_scale="sqrt",
                            base_dir=REPO, now=NOW)  # fmt: skip
     assert not any(o.startswith("learning_rate=0.00") for o in given.variants[0].overrides)
     with pytest.raises(RecipeError, match="--lr-scale must be one of sqrt, linear, none"):
-        sw.build_sweep("tiny_demo", words, lr_scale="cube", base_dir=REPO)
+        sw.build_sweep(TINY, words, lr_scale="cube", base_dir=REPO)
 
 
 def test_resume_finds_the_newest_matching_sweep_and_variant_states(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
     words = ["gradient_accumulation_steps=2,4", f"output_dir={tmp_path}"]
-    old = sw.build_sweep("tiny_demo", words, lr_scale="none", base_dir=REPO, now=NOW)
+    old = sw.build_sweep(TINY, words, lr_scale="none", base_dir=REPO, now=NOW)
     sw.write_manifest(old)
-    other = sw.build_sweep("tiny_demo", [*words, "seed=3"], lr_scale="none", base_dir=REPO,
+    other = sw.build_sweep(TINY, [*words, "seed=3"], lr_scale="none", base_dir=REPO,
                            now=NOW.replace(hour=9))  # fmt: skip
     sw.write_manifest(other)
-    fresh = sw.build_sweep("tiny_demo", words, lr_scale="none", base_dir=REPO)
+    fresh = sw.build_sweep(TINY, words, lr_scale="none", base_dir=REPO)
     found = sw.find_sweep_to_resume(fresh)
     assert found.sweep_dir == old.sweep_dir and found.variants == old.variants
-    with pytest.raises(RecipeError, match=r"no sweep of tiny_demo\.yaml with these values"):
-        sw.find_sweep_to_resume(sw.build_sweep("tiny_demo", words, lr_scale="sqrt", base_dir=REPO))
+    with pytest.raises(RecipeError, match=r"no sweep of tiny_cpu\.yaml with these values"):
+        sw.find_sweep_to_resume(sw.build_sweep(TINY, words, lr_scale="sqrt", base_dir=REPO))
 
     done, stopped = found.variants
     assert sw.variant_state(done) == "start"
