@@ -52,17 +52,20 @@ def add_parsers(sub) -> None:
 
 
 def make_cli_plan(args):
-    """The plan for a recipe named on the command line, against --gpu or the detected cards."""
+    """The plan for a recipe named on the command line, against --gpu or the detected cards.
+    Long dataset reads show a progress bar on stderr (a terminal only)."""
+    from swiftkit.cli.progress import plan_progress
     from swiftkit.plan import make_plan
     from swiftkit.recipe import load_recipe
 
     recipe = load_recipe(args.recipe, args.overrides)
     gpu = getattr(args, "gpu", None)
-    if gpu:
-        return make_plan(recipe, gpus=[gpu])
-    from swiftkit.memory.hardware import detect_gpus  # nvidia-smi, no torch import
+    with plan_progress() as progress:
+        if gpu:
+            return make_plan(recipe, gpus=[gpu], progress=progress)
+        from swiftkit.memory.hardware import detect_gpus  # nvidia-smi, no torch import
 
-    return make_plan(recipe, detected=detect_gpus())
+        return make_plan(recipe, detected=detect_gpus(), progress=progress)
 
 
 def cmd_validate(args) -> int:

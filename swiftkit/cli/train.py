@@ -66,6 +66,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from swiftkit.cli.progress import plan_progress
     from swiftkit.cli.render import render_plan, render_problems
     from swiftkit.plan.plan import make_plan
     from swiftkit.recipe.recipe import load_recipe
@@ -86,7 +87,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from swiftkit.memory.hardware import detect_gpus
 
     detected = detect_gpus()
-    plan = make_plan(recipe, gpus=gpus, detected=detected)
+    with plan_progress() as progress:
+        plan = make_plan(recipe, gpus=gpus, detected=detected, progress=progress)
     if plan.errors:
         err(render_problems(plan))
         return EXIT_BAD_INPUT

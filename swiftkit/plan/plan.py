@@ -12,14 +12,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from swiftkit.data.profile import LengthProfile
 from swiftkit.plan.disk import DiskPlan, plan_disk
 from swiftkit.plan.memplan import MemoryPlan, plan_memory
 from swiftkit.plan.rowplan import (
     DatasetPlan,
     count_rows,
     inspect_datasets,
+    length_profile,
     placeholder_findings,
     token_lengths,
+    with_lengths,
 )
 from swiftkit.plan.schedule import Schedule, make_schedule, updates_for
 from swiftkit.recipe.checks import check_recipe
@@ -56,6 +59,7 @@ class Plan:
     errors: tuple[str, ...]
     warnings: tuple[str, ...]
     notes: tuple[str, ...] = field(default=())
+    token_lengths: LengthProfile | None = None  # the local datasets' length profile
 
     @property
     def ok(self) -> bool:
@@ -98,6 +102,7 @@ class Plan:
             "warnings": list(self.warnings),
             "errors": list(self.errors),
             "notes": list(self.notes),
+            "token_lengths": self.token_lengths.to_json() if self.token_lengths else None,
         }
         return out
 
@@ -147,7 +152,9 @@ def make_plan(
     environ: Mapping[str, str] | None = None,
     gpus: Sequence[str] = (),
     detected: Sequence[Any] = (),
+    progress=None,
 ) -> Plan:
+    """The plan for a recipe. progress(what, done, total) hears about long dataset reads."""
     base = base_dir or Path.cwd()
     env = launch_env(recipe, environ)
     world_size, env_problems = world_size_from_env(env)
@@ -156,10 +163,10 @@ def make_plan(
     findings.errors.extend(f"{recipe.path}: {p}" for p in env_problems)
     findings.warnings.extend(recipe.notices)
 
-    stats = inspect_datasets(recipe, resolved, base, findings)
-    over, longest, have_tokenizer = {}, None, False
+    stats = inspect_datasets(recipe, resolved, base, findings, progress)
+    over, longest, have_tokenizer, longest_exact = {}, None, False, False
     if not findings.errors:
-        over, longest, have_tokenizer = token_lengths(resolved, stats, base)
+        over, longest, have_tokenizer, longest_exact = token_lengths(resolved, stats)
 
     had_errors = bool(findings.errors)  # e.g. a ratio out of range: already reported
 
@@ -168,6 +175,7 @@ def make_plan(
             findings.errors.append(f"{recipe.location('split_dataset_ratio')}: {message}")
 
     plans, train_rows, val_rows, exact = count_rows(stats, resolved, over, split_error)
+    plans = with_lengths(plans, stats)
     if stats and not have_tokenizer and resolved.get("truncation_strategy") == "delete":
         findings.notes.append(
             "row counts are an upper bound: the tokenizer is not local, so rows longer than "
@@ -259,7 +267,7 @@ def make_plan(
         val_rows=val_rows,
         rows_exact=exact,
         longest_row_tokens=longest,
-        longest_row_exact=have_tokenizer,
+        longest_row_exact=longest_exact,
         max_length_tokens=resolved.get("max_length"),
         schedule=schedule,
         learning_rate=lr,
@@ -270,4 +278,5 @@ def make_plan(
         errors=tuple(findings.errors),
         warnings=tuple(findings.warnings),
         notes=tuple(findings.notes),
+        token_lengths=length_profile(stats, resolved.get("max_length")),
     )
