@@ -104,7 +104,7 @@ def _json_lines(path: Path, label: str) -> Iterator[tuple[int, dict, int]]:
 def _line_problem(label: str, n: int, line: bytes) -> list[str]:
     """The message datafiles gives for a bad line (json's own wording of the error)."""
     try:
-        text = line.decode("utf-8")
+        text = line.decode("utf-8").removesuffix("\n").removesuffix("\r")
     except UnicodeDecodeError:
         return [f"{label}: cannot be read (not UTF-8 text). Check it is a readable UTF-8 file."]
     try:

@@ -31,7 +31,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-COMMON = (
+COMMON_TEXT = (
     "the of and to a in is it you that he was for on are with as his they be at one have this "
     "from or had by hot word but what some we can out other were all there when up use your how "
     "said an each she which do their time if will way about many then them write would like so "
@@ -52,8 +52,10 @@ COMMON = (
     "above ever red list though feel talk bird soon body dog family direct pose leave song measure "
     "model training gradient learning rate batch token dataset memory optimizer checkpoint loss "
     "function python code file error value result output input query response assistant user"
-).split()
-CHINESE = "你好 世界 模型 训练 数据 学习 问题 回答 我们 今天 天气 城市 因为 所以 可以 没有".split()
+)
+COMMON = COMMON_TEXT.split()
+CHINESE_TEXT = "你好 世界 模型 训练 数据 学习 问题 回答 我们 今天 天气 城市 因为 所以 可以 没有"
+CHINESE = CHINESE_TEXT.split()
 SYSTEMS = (
     "You are a helpful assistant.",
     "You are a careful teacher. Explain every step.",
@@ -148,8 +150,15 @@ def qwen_like_model(workdir: Path) -> Path:
         return out
     import shutil
 
-    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
-    from tokenizers import trainers
+    from tokenizers import (
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        trainers,
+    )
 
     from swiftkit.tiny.tokenizer import _PRETOKENIZE_REGEX, SPECIAL_TOKENS, save_tokenizer
 
@@ -232,7 +241,8 @@ def main() -> int:
                         "rows": rows, "long_tail": args.long_tail, "tokenizer": tokenizer,
                         "max_length": max_length, "phase": phase, "wall_s": round(wall, 2),
                         "peak_rss_mib": round(rss / 2**20), "train_rows": plan.get("train_rows"),
-                        "val_rows": plan.get("val_rows"), "rows_tokenized": tl.get("rows_tokenized"),
+                        "val_rows": plan.get("val_rows"),
+                        "rows_tokenized": tl.get("rows_tokenized"),
                         "p50": tl.get("p50"), "p99": tl.get("p99"), "max": tl.get("max"),
                         "dropped": tl.get("dropped_at_max_length"), "errors": plan.get("errors"),
                     }  # fmt: skip
