@@ -183,7 +183,7 @@ def swift_contexts(
             if not sep and not any(s and text.endswith(s) for s in stops):
                 contexts.append((_SUFFIX, 1.0))
         else:  # no reply: the response prefix (_get_response_prefix, base.py:192-205)
-            contexts.append((t.non_thinking_prefix or t.thinking_prefix, other))
+            contexts += _masked_think(t.non_thinking_prefix or t.thinking_prefix, other, t)
     return _join_equal_weights(contexts)
 
 
@@ -273,14 +273,16 @@ def _reply_contexts(reply: dict, t: ChatmlTemplate, trained: bool) -> list[tuple
     loss = reply.get("loss")
     weight = (1.0 if loss else 0.0) if loss is not None else (1.0 if trained else 0.0)
     parts = reply["content"] if isinstance(reply["content"], list) else [reply["content"]]
-    out = []
-    for part in parts:
-        match = _EMPTY_THINK.match(part) if t.non_thinking_prefix and weight else None
-        if match and match.end():
-            out += [(part[: match.end()], 0.0), (part[match.end() :], weight)]
-        else:
-            out.append((part, weight))
-    return out
+    return [piece for part in parts for piece in _masked_think(part, weight, t)]
+
+
+def _masked_think(text: str, weight: float, t: ChatmlTemplate) -> list[tuple[str, float]]:
+    """ignore_empty_think (loss_scale/config/ignore_empty_think.json): an empty think block at
+    the start of a weighted piece gets no loss. swift adds it for hybrid thinking templates."""
+    match = _EMPTY_THINK.match(text) if t.non_thinking_prefix and weight else None
+    if match and match.end():
+        return [(text[: match.end()], 0.0), (text[match.end() :], weight)]
+    return [(text, weight)]
 
 
 def _join_equal_weights(contexts: list[tuple[str, float]]) -> list[tuple[str, float]]:

@@ -25,6 +25,7 @@ from swiftkit.data.hubcache import find_local_tokenizer as find_local_tokenizer 
 from swiftkit.data.lengthcache import files_digest
 from swiftkit.data.lengthcontext import LengthContext
 from swiftkit.data.templates import (
+    _SUFFIX,
     TEMPLATES,
     detect_template,
     swift_contexts,
@@ -72,6 +73,7 @@ class RowEncoder:
         self.system, self.loss_scale = system, loss_scale
         self.extra, self.has_sep = extra, has_sep
         self.eos = token_text(config.get("eos_token"))
+        self._suffix_ids: list[int] | None = None
 
     @classmethod
     def load(
@@ -103,21 +105,40 @@ class RowEncoder:
         return None if chunks is None else [(c, -1.0) for c in chunks]
 
     def count(self, rows: Sequence[list[tuple[str, float]] | None]) -> list[tuple[int, int | None]]:
-        """(tokens, label tokens) per row; (0, 0) for a row swift's template rejects."""
+        """(tokens, label tokens) per row; (0, 0) for a row swift's template rejects.
+
+        Labels also cover the template suffix that opens a masked stretch after a reply, as
+        swift's Template._add_dynamic_eos (base.py:1241-1255) labels it, and never the first
+        token (Template.encode, base.py:1649-1650)."""
         flat = [text for pieces in rows if pieces for text, _w in pieces]
-        counts = iter(map(len, self.tokenizer.encode_batch(flat, add_special_tokens=False)))
+        encodings = iter(self.tokenizer.encode_batch(flat, add_special_tokens=False))
         out: list[tuple[int, int | None]] = []
         for pieces in rows:
             if not pieces:
                 out.append((0, 0))
                 continue
             total = label = 0
-            for _text, weight in pieces:
-                n = next(counts)
+            found = [next(encodings) for _ in pieces]
+            for i, ((_text, weight), encoding) in enumerate(zip(pieces, found, strict=True)):
+                n = len(encoding)
                 total += n
-                label += n if weight > 0 else 0
+                if weight > 0:
+                    label += n
+                elif i and pieces[i - 1][1] > 0 and (i + 1 == len(pieces) or pieces[i + 1][1] > 0):
+                    label += self._dynamic_eos(encoding)
+            if pieces[0][1] > 0 and len(found[0]) and self.extra <= self.has_sep:
+                label -= 1  # swift never trains on the first token (base.py:1650)
             out.append((total + self.extra, label if pieces[0][1] >= 0 else None))
         return out
+
+    def _dynamic_eos(self, encoding) -> int:
+        if self.meta is None:
+            return 0
+        if self._suffix_ids is None:
+            suffix = self.tokenizer.encode(_SUFFIX, add_special_tokens=False).ids
+            self._suffix_ids = suffix
+        k = len(self._suffix_ids)
+        return k if len(encoding) >= k and encoding.ids[:k] == self._suffix_ids else 0
 
 
 @functools.lru_cache(maxsize=8)
