@@ -22,7 +22,7 @@ class LengthContext:
     max_length: int | None
     sample_rows: int = 1000
     heap_rows: int = 4096
-    batch_bytes: int = 4 << 20
+    batch_bytes: int = 1 << 20  # text per encode_batch: its encodings hold ~100 B a token
     # Work limits, in bytes of upper bound tokenized per file (the tokenizer runs at roughly
     # 1-3 MB/s on two cores): the longest kept row, the most labelled tokens, the rows surely
     # over max_length (for the longest row of all and the sample). A file up to exact_profile_bytes

@@ -6,9 +6,12 @@ rows in between are batch-encoded as they stream by, so the count of rows over m
 exact. The longest kept row (which sizes the memory estimate) needs only the rows whose upper
 bound exceeds the longest exact length found: the rows with the highest bounds are kept aside
 while streaming and tokenized from the top until the next bound is below the best; if more are
-needed they are read again by row (`refetch`). The same holds for the most labelled tokens in a
-row. A uniform random sample (reservoir, fixed seed) gives the percentiles; with no more rows
-than the sample holds, every row is tokenized and the profile is exact.
+needed they are read again by row (`refetch`). That search has a work limit (bytes of bound
+tokenized: LengthContext.longest_budget_bytes, or 1% of the file): past it the longest found is
+reported as not proved, with the bound no row can exceed. The same holds for the most labelled
+tokens in a row. A uniform random sample (reservoir, fixed seed) gives the percentiles; a
+sampled row surely over max_length counts at its lower bound once the budget for such rows is
+spent. A file of at most exact_profile_bytes has every row tokenized: its profile is exact.
 """
 
 from __future__ import annotations

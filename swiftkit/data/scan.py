@@ -143,7 +143,10 @@ def _read(path: Path, label: str, checker: RowChecker, ctx: LengthContext | None
         by_offset = by_offset and offset >= 0
         converted = checker.convert(n, row)
         if report is not None and i % _PROGRESS_EVERY == 0:
-            report(f"reading {path.name}", max(offset, 0), size)
+            if offset >= 0:
+                report(f"reading {path.name}", offset, size)
+            else:  # a JSON list: rows so far
+                report(f"reading {path.name}", i, None)
         if converted is None:
             continue
         messages, fmt = converted
@@ -154,7 +157,7 @@ def _read(path: Path, label: str, checker: RowChecker, ctx: LengthContext | None
             placeholder_rows += 1
         if scan is not None:
             scan.add(messages, offset if offset >= 0 else i)
-    if report is not None:
+    if report is not None and by_offset and size:
         report(f"reading {path.name}", size, size)
     part: dict[str, Any] = {
         "rows": rows,

@@ -196,8 +196,10 @@ def write_recipe(workdir: Path, data: Path, model: str, max_length: int) -> Path
     return recipe
 
 
-def run_plan(recipe: Path, cache: Path) -> tuple[float, int, dict]:
-    """(wall seconds, peak RSS bytes, plan JSON) of one `plan --json` in a fresh process."""
+def run_plan(recipe: Path, cache: Path) -> tuple[float, float, int, dict]:
+    """(wall seconds, CPU seconds, peak RSS bytes, plan JSON) of one `plan --json` in a fresh
+    process. CPU (user + system, all threads) is what the run cost; wall also counts waiting
+    for cores other processes hold."""
     env = {**os.environ, "SWIFTKIT_CACHE_DIR": str(cache), "HF_HUB_OFFLINE": "1"}
     argv = [sys.executable, "-m", "swiftkit", "plan", str(recipe), "--json", "--gpu", "4090D"]
     start = time.perf_counter()
@@ -207,7 +209,7 @@ def run_plan(recipe: Path, cache: Path) -> tuple[float, int, dict]:
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     plan = json.loads(out) if out.strip() else {}
-    return wall, usage.ru_maxrss * 1024, plan
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, plan
 
 
 def main() -> int:
@@ -235,11 +237,13 @@ def main() -> int:
                 recipe = write_recipe(args.workdir, data, model, max_length)
                 cache = args.workdir / f"cache-{time.monotonic_ns()}"
                 for phase in ("cold", "cached"):
-                    wall, rss, plan = run_plan(recipe, cache)
+                    load = os.getloadavg()[0]
+                    wall, cpu, rss, plan = run_plan(recipe, cache)
                     tl = plan.get("token_lengths") or {}
                     row = {
                         "rows": rows, "long_tail": args.long_tail, "tokenizer": tokenizer,
                         "max_length": max_length, "phase": phase, "wall_s": round(wall, 2),
+                        "cpu_s": round(cpu, 2), "load_before": round(load, 1),
                         "peak_rss_mib": round(rss / 2**20), "train_rows": plan.get("train_rows"),
                         "val_rows": plan.get("val_rows"),
                         "rows_tokenized": tl.get("rows_tokenized"),
