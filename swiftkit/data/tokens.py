@@ -15,6 +15,7 @@ BOS/EOS handling can differ by a few tokens). Assumes --loss_scale default.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -233,7 +234,7 @@ def length_context(
     loss_scale = loss_scale or "default"
     if tok_dir is None:
         ctx = LengthContext(None, system, max_length, progress=progress)
-        return ctx, {"tokenizer": None, "system": system}
+        return ctx, {"tokenizer": None, "system": _digest(system)}
 
     def load() -> tuple[RowEncoder, RowBounds]:
         encoder = RowEncoder.load(tok_dir, system=system, template=template, loss_scale=loss_scale)
@@ -244,8 +245,12 @@ def length_context(
     key = {
         "tokenizer": files_digest([tok_dir / name for name in names]),
         "template": template or detect_template(tok_dir),
-        "system": system,
+        "system": _digest(system),  # a prompt's text is not written to the cache
         "loss_scale": loss_scale,
         "max_length": max_length,
     }
     return LengthContext(load, system, max_length, progress=progress), key
+
+
+def _digest(text: str | None) -> str | None:
+    return None if text is None else hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
