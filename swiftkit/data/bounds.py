@@ -1,111 +1,47 @@
 """Cheap, provable bounds on a row's token count, so that only rows that can matter meet the
 tokenizer.
 
-Upper bound: a byte-level BPE (Qwen, Llama 3, GPT-2: tokenizers' ByteLevel pre-tokenizer with a
-BPE model) maps every UTF-8 byte to one symbol and only merges symbols, so each piece swift
-tokenizes has at most as many tokens as bytes after the tokenizer's normalizer (NFC may lengthen a
-string: it is applied when the text is not already NFC). Lower bound: the pre-tokenizer regexes of
-those tokenizers never put non-space characters of two whitespace-separated words into one piece,
-and each piece gives at least one token, so a text has at least as many tokens as words.
-
-Both need the tokenizer's own description (tokenizer.json): `bound_rules` reads it and turns a
-bound off when it cannot be proved (another model type, normalizer or pre-tokenizer). Standard
-library only; the tokenizer object comes from swiftkit.data.tokens.
+What a tokenizer allows is in swiftkit.data.boundrules (tokens <= bytes, tokens >= words, and
+" " + a space-free run being its own pieces). RowBounds applies it to a row as swift's template
+lays it out: the template's own tokens, each message text's bytes and words, and the exact counts
+of its space-separated runs, which the tokenizer gives once per distinct run (a memo). Standard
+library only; the tokenizer's counting function is passed in (swiftkit.data.tokens).
 """
 
 from __future__ import annotations
 
-import json
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Callable
 
+from swiftkit.data.boundrules import NO_BOUNDS as NO_BOUNDS  # re-exported
+from swiftkit.data.boundrules import BoundRules
+from swiftkit.data.boundrules import bound_rules as bound_rules  # re-exported
 from swiftkit.data.templates import _PROMPT, _SUFFIX, _SYSTEM_PREFIX, ChatmlTemplate, swift_contexts
 
-# The pre-tokenizer patterns whose pieces never join two whitespace-separated words:
-# Qwen2/2.5/3 (also the tiny model's) and Llama 3; GPT-2's is ByteLevel(use_regex=True).
-_WORD_SAFE_PATTERNS = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
-    r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+",
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
-    r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+",
-)
 # Python's str.split() splits on these, the tokenizers' regex \s does not.
 _PY_ONLY_SPACES = ("\x1c", "\x1d", "\x1e", "\x1f")
 _CHAT_ROLES = ("system", "user", "assistant")
-
-
-@dataclass(frozen=True)
-class BoundRules:
-    """What can be proved about a tokenizer: tokens <= bytes (`bytes_bound`, after NFC when
-    `nfc`), tokens >= words (`words_bound`). `extra` tokens are added to every row (BOS/EOS)."""
-
-    bytes_bound: bool
-    nfc: bool
-    words_bound: bool
-    extra: int = 0
-
-
-NO_BOUNDS = BoundRules(bytes_bound=False, nfc=False, words_bound=False)
-
-
-def bound_rules(tokenizer, extra: int = 0) -> BoundRules:
-    """The bounds a loaded `tokenizers.Tokenizer` allows (its model, normalizer, pre-tokenizer
-    and added tokens, as tokenizer.json describes them)."""
-    if type(tokenizer.model).__name__ != "BPE" or tokenizer.model.dropout:
-        return NO_BOUNDS
-    normalizer = _state(tokenizer.normalizer)
-    kinds = _normalizer_kinds(normalizer)
-    if kinds is None or not kinds <= {"NFC"}:
-        return NO_BOUNDS
-    pre = _state(tokenizer.pre_tokenizer) or {}
-    steps = pre.get("pretokenizers", []) if pre.get("type") == "Sequence" else [pre]
-    levels = [s for s in steps if s.get("type") == "ByteLevel"]
-    if len(levels) != 1 or levels[0].get("add_prefix_space"):
-        return NO_BOUNDS
-    others = [s for s in steps if s.get("type") != "ByteLevel"]
-    if levels[0].get("use_regex", True):
-        words = not others  # GPT-2's own regex
-    else:
-        patterns = [(s.get("pattern") or {}).get("Regex") for s in others]
-        words = len(others) == 1 and others[0].get("type") == "Split"
-        words = words and patterns[0] in _WORD_SAFE_PATTERNS
-        words = words and others[0].get("behavior") == "Isolated" and not others[0].get("invert")
-    added = [t.content for t in tokenizer.get_added_tokens_decoder().values()]
-    words = words and not any(any(ch.isspace() for ch in text) for text in added)
-    from tokenizers import pre_tokenizers
-
-    alphabet = pre_tokenizers.ByteLevel.alphabet()
-    words = words and all(tokenizer.token_to_id(ch) is not None for ch in alphabet)
-    return BoundRules(bytes_bound=True, nfc="NFC" in kinds, words_bound=words, extra=extra)
-
-
-def _state(component) -> dict | None:
-    return None if component is None else json.loads(component.__getstate__())
-
-
-def _normalizer_kinds(state: dict | None) -> set[str] | None:
-    if state is None:
-        return set()
-    if state.get("type") == "Sequence":
-        kinds: set[str] = set()
-        for step in state.get("normalizers", []):
-            sub = _normalizer_kinds(step)
-            if sub is None:
-                return None
-            kinds |= sub
-        return kinds
-    return {state.get("type")} if state.get("type") else None
+_REPLY_ROLES = ("user", "assistant")
+_LOW = (1 << 32) - 1
 
 
 class RowBounds:
-    """(upper, label upper) and lower token bounds of a row for one template and system prompt.
+    """Lower and upper bounds on the tokens swift's template gives a row, and an upper bound on
+    its labelled tokens, for one template, system prompt and --loss_scale. They hold for any row;
+    when the rules prove nothing the bounds are 0 and UNBOUNDED, so every row meets the tokenizer.
 
-    upper(): at least the tokens swift's template gives the row, and at least its labelled
-    tokens; lower(): at most its tokens. Both hold for any row; when the rules prove nothing
-    the upper bound is UNBOUNDED and the lower bound 0, so every row meets the tokenizer.
+    Upper: the template's text as bytes. Lower: whitespace-separated words (BoundRules). Both
+    tighten on space-separated runs of printable ASCII: with the known pre-tokenizers, " " + such
+    a run (between two spaces of one text) is always a piece sequence of its own, whatever comes
+    before and after, so its exact token count (the tokenizer's, memoized per run: `count` gives
+    the tokens of each string) counts in both bounds. Cuts swift makes between separately
+    tokenized pieces (template text, empty think blocks, joined turns) fall on a text's first or
+    last run, which only count as bytes and words.
     """
 
     UNBOUNDED = 2**32 - 1
+    MEMO_RUNS = 500_000  # distinct runs remembered (about 60 MB at most)
+    LEARN_RUNS = 2048  # runs counted per tokenizer call
 
     def __init__(
         self,
@@ -113,10 +49,16 @@ class RowBounds:
         meta: ChatmlTemplate | None,
         system: str | None,
         loss_scale: str = "default",
+        count: Callable[[list[str]], list[int]] | None = None,
     ) -> None:
         self.rules, self.meta, self.system = rules, meta, system
         self.loss_scale = loss_scale or "default"
         self.usable = rules.bytes_bound and meta is not None
+        self.count = count
+        self.memo: dict[str, int] | None = {} if rules.space_pieces and count else None
+        self._memo_get = self.memo.__getitem__ if self.memo is not None else None
+        self._queue: list[str] = []
+        self._calls = 0
         if meta is not None:
             default = system if system is not None else meta.default_system
             self._sys_over = len(_SYSTEM_PREFIX) - len("{{SYSTEM}}")
@@ -126,7 +68,10 @@ class RowBounds:
             self._tail = len(meta.non_thinking_prefix or meta.thinking_prefix) + rules.extra
         strategy = self.loss_scale.split("+")[0]
         self._label_all = strategy == "all"
+        self._label_default = strategy == "default"
         self._lower_skips_history = bool(meta and meta.is_thinking) and strategy == "last_round"
+        self._cuts_think = bool(meta and meta.non_thinking_prefix)  # ignore_empty_think
+        self._consts: tuple[int, ...] | None = None
 
     def nbytes(self, text: str) -> int:
         """UTF-8 bytes of text as the tokenizer sees it (after NFC when it normalizes)."""
@@ -137,27 +82,32 @@ class RowBounds:
         return len(text.encode("utf-8", "surrogatepass"))
 
     def upper(self, messages: list[dict]) -> tuple[int, int]:
-        """(tokens, labelled tokens) upper bounds; the template's text counted as bytes."""
+        """(tokens, labelled tokens) upper bounds."""
+        _lower, upper, _label_lower, label = self.measure(messages)
+        return upper, label
+
+    def quick(self, messages: list[dict]) -> tuple[int, int]:
+        """(tokens, labelled tokens) upper bounds from the texts' bytes alone: a few
+        microseconds a row, looser than `measure` (which also counts space-separated runs)."""
         if not self.usable:
             return self.UNBOUNDED, self.UNBOUNDED
+        sys_over, prompt, reply, _f1, _f2, _f3, block, _exact = self._template()
         total, label = self._tail, 0
         rest = messages
         if messages and messages[0]["role"] == "system":
             content = messages[0]["content"]
             if type(content) is not str:
                 return self._exact_bytes(messages)
-            n = len(content) if content.isascii() else self.nbytes(content)
-            total += self._sys_over + n
+            total += sys_over + (len(content) if content.isascii() else self.nbytes(content))
             rest = messages[1:]
         else:
-            total += self._default_system
-        prompt, reply = self._prompt, self._reply
+            total += block
         if rest and rest[0]["role"] == "assistant":
             total += prompt  # swift adds an empty query before it
         for m in rest:
             content = m["content"]
             if type(content) is not str:
-                return self._exact_bytes(messages)  # lists: the template's own text
+                return self._exact_bytes(messages)
             n = len(content) if content.isascii() else self.nbytes(content)
             role = m["role"]
             if role == "user":
@@ -166,8 +116,156 @@ class RowBounds:
                 total += n + reply
                 label += n + reply
             else:
-                return self._exact_bytes(messages)  # tools: the template's own text
+                return self._exact_bytes(messages)
         return total, (total if self._label_all else label)
+
+    def lower(self, messages: list[dict]) -> int:
+        return self.measure(messages)[0]
+
+    def measure(self, messages: list[dict]) -> tuple[int, int, int, int]:
+        """(lower, upper, labelled lower, labelled upper) token bounds of one row."""
+        if not self.usable:
+            return 0, self.UNBOUNDED, 0, self.UNBOUNDED
+        sys_over, prompt, reply, sys_floor, turn_floor, sep_floor, block, exact = self._template()
+        packed = label = sure = replies = 0  # packed: (upper << 32) | lower of the texts
+        over, label_over = self._tail, 0
+        floor = 0  # template tokens surely there (special tokens, role words, separators)
+        rest = messages
+        if messages and messages[0]["role"] == "system":
+            content = messages[0]["content"]
+            if type(content) is not str:
+                return self._exact(messages)
+            packed += self._text(content)
+            over += sys_over
+            floor += sys_floor if content else 0
+            rest = messages[1:]
+        else:
+            over += block
+            floor += block if exact else 0
+        if rest and rest[0]["role"] == "assistant":
+            over += prompt  # swift adds an empty query before it
+        previous = None
+        for i, m in enumerate(rest):
+            content, role = m["content"], m["role"]
+            if type(content) is not str or role not in _REPLY_ROLES:
+                return self._exact(messages)  # tools, lists: the template's own text
+            if role == "user":
+                packed += self._text(content)
+                over += prompt
+                floor += turn_floor if previous != "user" else 0
+            else:
+                if self._lower_skips_history:  # last_round on a thinking template cuts history:
+                    value = self._plain(content) >> 32 << 32  # what is left, at most its bytes
+                elif self._cuts_think and (
+                    content[:1].isspace() or content.startswith(("<think>", "</think>"))
+                ):
+                    value = self._plain(content)  # swift tokenizes an empty think block apart
+                else:
+                    value = self._text(content)
+                packed += value
+                label += value
+                sure += (value & _LOW) if "loss" not in m else 0
+                replies += 1
+                if i + 1 < len(rest) and rest[i + 1]["role"] == "user":
+                    floor += sep_floor
+            previous = role
+        over += reply * replies
+        label_over += reply * replies
+        lower = max((packed & _LOW) - max(len(messages) - 1, 0), 0) + floor
+        upper = (packed >> 32) + over
+        # Labelled for sure: replies with no "loss" key under the default strategy.
+        label_lower = max(sure - max(replies - 1, 0), 0) if self._label_default else 0
+        return lower, upper, label_lower, (upper if self._label_all else (label >> 32) + label_over)
+
+    def _template(self) -> tuple[int, ...]:
+        """The template's own tokens, worked out once: upper bounds around a system text, a
+        query and a reply (special tokens 1, role words their tokens, a newline that may join
+        the text next to it 1 byte; bytes without a tokenizer); the tokens surely there for a
+        system block, a turn and a separator; and the system block of --system or the
+        template's default, exact when counted (special tokens delimit it)."""
+        if self._consts is None:
+            count = self.count or (lambda texts: [1] * len(texts))
+            system, user, assistant, newline = (max(n, 1) for n in count(
+                ["system", "user", "assistant", "\n"]))  # fmt: skip
+            default = self.system if self.system is not None else self.meta.default_system
+            block, exact = self._default_system, False
+            if default and self.count is not None:
+                block, exact = self.count([_SYSTEM_PREFIX.replace("{{SYSTEM}}", default)])[0], True
+            over = (self._sys_over, self._prompt, self._reply)
+            if self.count is not None:
+                over = (
+                    2 + system + 1 + newline,
+                    3 + user + assistant + 2 + newline,
+                    len(self.meta.non_thinking_prefix) + 1 + newline,
+                )
+            # <|im_start|> system <|im_end|>; <|im_start|> user <|im_end|> \n <|im_start|>
+            # assistant; <|im_end|> \n between turns
+            floors = (2 + system, 3 + user + newline + assistant, 1 + newline)
+            self._consts = (*over, *floors, block, exact)
+        return self._consts
+
+    def _text(self, text: str) -> int:
+        """(upper << 32) | lower tokens of one message text."""
+        parts = text.split(" ")
+        if len(parts) < 3 or self.memo is None:
+            return self._plain(text)
+        middle = parts[1:-1]
+        try:
+            inner = sum(map(self._memo_get, middle))
+        except KeyError:
+            inner = self._learn(middle)
+        return inner + self._plain(parts[0]) + self._plain(parts[-1]) + (1 << 32)
+
+    def _plain(self, text: str) -> int:
+        """Bytes and words only."""
+        if text.isascii() and text.isprintable():  # the common case: no tabs or newlines
+            words = text.count(" ") + 1 if self.rules.words_bound and text.strip() else 0
+            if words > 1:
+                words = len(text.split())
+            return (len(text) << 32) | words
+        words = 0
+        if self.rules.words_bound:
+            words = len(text.split())
+            if words and not text.isprintable():
+                words = max(words - sum(text.count(c) for c in _PY_ONLY_SPACES), 0)
+        return (self.nbytes(text) << 32) | words
+
+    def _learn(self, runs: list[str]) -> int:
+        """Bounds of runs not seen before: bytes and words at first (valid, looser); a printable
+        ASCII run gets its exact count once the tokenizer has counted " " + run, in one call per
+        LEARN_RUNS runs or 64 texts. Remembered while the memo has room."""
+        memo, extra = self.memo, {}
+        for run in set(runs).difference(memo):
+            value = self._plain(run) + (1 << 32)  # with the space before it
+            if run and run.isascii() and run.isprintable():
+                self._queue.append(run)
+            if len(memo) < self.MEMO_RUNS:
+                memo[run] = value
+            else:
+                extra[run] = value
+        if len(self._queue) >= self.LEARN_RUNS:
+            queued, self._queue = self._queue, []
+            counts = self.count([" " + r for r in queued])
+            memo.update(
+                (r, (n << 32) | n) for r, n in zip(queued, counts, strict=True) if r in memo
+            )
+        if extra:
+            return sum(memo[r] if r in memo else extra[r] for r in runs)
+        return sum(map(self._memo_get, runs))
+
+    def flush(self) -> None:
+        """Count the runs waiting for the tokenizer (one call)."""
+        if self._queue:
+            queued, self._queue = self._queue, []
+            counts = self.count([" " + r for r in queued])
+            memo = self.memo
+            memo.update(
+                (r, (n << 32) | n) for r, n in zip(queued, counts, strict=True) if r in memo
+            )
+
+    def _exact(self, messages: list[dict]) -> tuple[int, int, int, int]:
+        upper, label = self._exact_bytes(messages)
+        return self._words_lower(messages), upper, 0, label
 
     def _exact_bytes(self, messages: list[dict]) -> tuple[int, int]:
         contexts = swift_contexts(messages, self.meta, self.system, None, False, self.loss_scale)
@@ -178,7 +276,7 @@ class RowBounds:
         label = sum(self.nbytes(text) for text, w in contexts if w > 0)
         return total + self.rules.extra, label
 
-    def lower(self, messages: list[dict]) -> int:
+    def _words_lower(self, messages: list[dict]) -> int:
         """Words of the system, user and assistant texts, less one per possible join of two
         turns (swift concatenates repeated turns)."""
         if not self.rules.words_bound:
@@ -189,23 +287,6 @@ class RowBounds:
             if m.get("role") not in _CHAT_ROLES or not isinstance(content, str):
                 continue
             if self._lower_skips_history and m.get("role") == "assistant":
-                continue  # last_round on a thinking template cuts history replies
-            words += len(content.split()) - sum(content.count(c) for c in _PY_ONLY_SPACES)
+                continue
+            words += self._plain(content) & _LOW
         return max(words - max(len(messages) - 1, 0), 0)
-
-
-# Without a local tokenizer: any byte-level BPE (Qwen, Llama 3) or byte-fallback tokenizer
-# makes at most one token per UTF-8 byte, so the bytes of the templated text bound the tokens.
-# Per message, room for the role markers; per row, room for a default system prompt and BOS.
-_MESSAGE_OVERHEAD_BYTES = 32
-_DEFAULT_SYSTEM_BYTES = 256
-
-
-def upper_without_tokenizer(messages: list[dict], system: str | None) -> int:
-    """A generous upper bound on tokens when neither the tokenizer nor the template is known."""
-    text = sum(len(str(m.get("content") or "").encode("utf-8")) for m in messages)
-    has_system = any(m.get("role") == "system" for m in messages)
-    system_bytes = (
-        0 if has_system else (len(system.encode("utf-8")) if system else _DEFAULT_SYSTEM_BYTES)
-    )
-    return text + system_bytes + _MESSAGE_OVERHEAD_BYTES * (len(messages) + 1)

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-FORMAT = 1  # bump when what a scan finds changes for the same inputs
+FORMAT = 2  # bump when what a scan finds changes for the same inputs
 DEFAULT_MAX_BYTES = 256 << 20
 _WHOLE_FILE_BYTES = 8 << 20
 _BLOCKS, _BLOCK_BYTES = 64, 64 << 10

@@ -23,7 +23,7 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator
 
-from swiftkit.data.bounds import upper_without_tokenizer
+from swiftkit.data.boundrules import upper_without_tokenizer
 from swiftkit.data.lengthcontext import LengthContext
 from swiftkit.data.profile import LengthSummary
 
@@ -41,7 +41,7 @@ class LengthScan:
         self.sample_rows = 2**31 if file_bytes <= ctx.exact_profile_bytes else ctx.sample_rows
         # A bigger file may spend more on its longest row: 1% of its bytes, at least the budget.
         self.longest_budget = max(ctx.longest_budget_bytes, file_bytes // 100)
-        self.ub, self.lub, self.exact = array("I"), array("I"), array("I")
+        self.lb, self.ub, self.lub, self.exact = array("I"), array("I"), array("I"), array("I")
         self.where = array("q")  # byte offset (JSON Lines) or record index, for refetch
         self.lower: dict[int, int] = {}  # rows surely over max_length: their lower bound
         self.pending: list[tuple[int, list[dict]]] = []
@@ -53,6 +53,7 @@ class LengthScan:
         self.next_pick, self.w = 0, 1.0
         self.over = self.tokenized = self.best_kept = self.best_label = self.best_all = 0
         self.done = 0
+        self.floor = self.label_floor = 0  # lower bounds on the longest kept row, labels
 
     def add(self, messages: list[dict], where: int) -> None:
         idx = len(self.ub)
@@ -60,16 +61,25 @@ class LengthScan:
         if self.encoder is None:
             self.ub.append(min(upper_without_tokenizer(messages, ctx.system), UNKNOWN - 1))
             return
-        ub, lub = self.bounds.upper(messages)
+        ml = ctx.max_length
+        ub, lub = self.bounds.quick(messages)
+        # The tighter (and dearer) bounds only where they can matter: the row might cross
+        # max_length, or be the longest kept row (every surely kept row's lower bound is a
+        # lower bound on that), or hold the most labelled tokens.
+        lb = 0
+        if (ml is not None and ub > ml) or ub > self.floor or lub > self.label_floor:
+            lb, ub, label_lb, lub = self.bounds.measure(messages)
+            if ml is None or ub <= ml:
+                self.floor = max(self.floor, lb)
+                self.label_floor = max(self.label_floor, label_lb)
         if ub >= UNKNOWN:
             ub, lub = UNKNOWN - 1, min(lub, UNKNOWN - 1)
+        self.lb.append(lb)
         self.ub.append(ub)
         self.lub.append(lub)
         self.exact.append(UNKNOWN)
         self.where.append(where)
-        ml = ctx.max_length
         if ml is not None and ub > ml:
-            lb = self.bounds.lower(messages)
             if lb > ml:
                 self.lower[idx] = lb
                 self.over += 1
@@ -156,7 +166,7 @@ class LengthScan:
             top = max(self.ub, default=0) or None
             return LengthSummary(
                 rows=n, source="bytes", longest_kept=top, max_tokens=top,
-                open_upper=dict(Counter(self.ub)),
+                unknown_lower={0: n} if n else {}, unknown_upper=dict(Counter(self.ub)),
             )  # fmt: skip
         self._flush()
         budget = self._tokenize_sample()
@@ -170,15 +180,13 @@ class LengthScan:
         sample_values = [
             self.exact[i] if self.exact[i] != UNKNOWN else self.lower[i] for i, _m in self.sample
         ]
-        exact, open_upper, drop_lower, drop_upper = Counter(), Counter(), Counter(), Counter()
+        exact, lower, upper = Counter(), Counter(), Counter()
         for i in range(n):
             if self.exact[i] != UNKNOWN:
                 exact[self.exact[i]] += 1
-            elif i in self.lower:
-                drop_lower[self.lower[i]] += 1
-                drop_upper[self.ub[i]] += 1
             else:
-                open_upper[self.ub[i]] += 1
+                lower[self.lb[i]] += 1
+                upper[self.ub[i]] += 1
         longest = self.best_all
         if not max_exact:
             longest = max(longest, kept_bound, *self.outside_bound())
@@ -198,9 +206,8 @@ class LengthScan:
             max_tokens=longest or None,
             max_exact=max_exact,
             exact=dict(exact),
-            open_upper=dict(open_upper),
-            drop_lower=dict(drop_lower),
-            drop_upper=dict(drop_upper),
+            unknown_lower=dict(lower),
+            unknown_upper=dict(upper),
             samples=[(sample_values, n)] if sample_values else [],
         )
 

@@ -35,21 +35,20 @@ class LengthSummary:
     max_tokens: int | None = None  # longest row (an upper bound when not max_exact)
     max_exact: bool = False
     exact: dict[int, int] = field(default_factory=dict)  # length -> rows, tokenized rows
-    open_upper: dict[int, int] = field(default_factory=dict)  # upper bound -> rows (lower 0)
-    drop_lower: dict[int, int] = field(default_factory=dict)  # rows known over max_length
-    drop_upper: dict[int, int] = field(default_factory=dict)
+    unknown_lower: dict[int, int] = field(default_factory=dict)  # the others: lower bound -> rows
+    unknown_upper: dict[int, int] = field(default_factory=dict)  # and upper bound -> rows
     samples: list[tuple[list[int], int]] = field(default_factory=list)  # (lengths, drawn from)
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
-        for key in ("exact", "open_upper", "drop_lower", "drop_upper"):
+        for key in _HISTOGRAMS:
             out[key] = {str(k): v for k, v in out[key].items()}
         return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LengthSummary:
         data = dict(data)
-        for key in ("exact", "open_upper", "drop_lower", "drop_upper"):
+        for key in _HISTOGRAMS:
             data[key] = {int(k): int(v) for k, v in data[key].items()}
         data["samples"] = [(list(map(int, s)), int(n)) for s, n in data["samples"]]
         return cls(**data)
@@ -79,14 +78,16 @@ class LengthSummary:
             out.max_exact = out.max_exact and p.max_exact
             for mine, theirs in (
                 (out.exact, p.exact),
-                (out.open_upper, p.open_upper),
-                (out.drop_lower, p.drop_lower),
-                (out.drop_upper, p.drop_upper),
+                (out.unknown_lower, p.unknown_lower),
+                (out.unknown_upper, p.unknown_upper),
             ):
                 for k, v in theirs.items():
                     mine[k] = mine.get(k, 0) + v
             out.samples += p.samples
         return out
+
+
+_HISTOGRAMS = ("exact", "unknown_lower", "unknown_upper")
 
 
 def _add(a: int | None, b: int | None, first: bool) -> int | None:
@@ -178,12 +179,10 @@ def _quantile(s: LengthSummary, q: float) -> tuple[int | None, bool]:
     if s.rows <= 0:
         return None, False
     k = math.ceil(q * s.rows)
-    opened = sum(s.open_upper.values())
-    # At most / at least how many rows are <= v, as steps over the values that matter.
-    low_hits = _steps(s.exact, s.open_upper, s.drop_upper)  # rows surely <= v
-    high_hits = _steps(s.exact, s.drop_lower)  # rows possibly <= v, beside the open ones
-    hi = _first_reaching(low_hits, k, 0)
-    lo = _first_reaching(high_hits, k, opened) if opened < k else 1
+    # The smallest v that surely has k rows at or below it (their upper bounds), and the
+    # smallest v that possibly has (their lower bounds): the quantile lies in [lo, hi].
+    hi = _first_reaching(_steps(s.exact, s.unknown_upper), k)
+    lo = _first_reaching(_steps(s.exact, s.unknown_lower), k)
     if lo is not None and lo == hi:
         return hi, True
     estimate = _sample_quantile(s.samples, q)
@@ -205,9 +204,9 @@ def _steps(*hists: dict[int, int]) -> tuple[list[int], list[int]]:
     return values, list(accumulate(merged[v] for v in values))
 
 
-def _first_reaching(steps: tuple[list[int], list[int]], k: int, base: int) -> int | None:
+def _first_reaching(steps: tuple[list[int], list[int]], k: int) -> int | None:
     values, cumulative = steps
-    i = bisect_right(cumulative, k - base - 1)
+    i = bisect_right(cumulative, k - 1)
     return values[i] if i < len(values) else None
 
 

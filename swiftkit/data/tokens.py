@@ -132,6 +132,10 @@ class RowEncoder:
             out.append((total + self.extra, label if pieces[0][1] >= 0 else None))
         return out
 
+    def count_texts(self, texts: list[str]) -> list[int]:
+        """Tokens of each string encoded on its own (no special tokens added)."""
+        return [len(e) for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
+
     def _dynamic_eos(self, encoding) -> int:
         if self.meta is None:
             return 0
@@ -239,7 +243,7 @@ def length_context(
     def load() -> tuple[RowEncoder, RowBounds]:
         encoder = RowEncoder.load(tok_dir, system=system, template=template, loss_scale=loss_scale)
         rules = bound_rules(encoder.tokenizer, encoder.extra)
-        return encoder, RowBounds(rules, encoder.meta, system, loss_scale)
+        return encoder, RowBounds(rules, encoder.meta, system, loss_scale, encoder.count_texts)
 
     names = (TOKENIZER_FILE, "tokenizer_config.json", "args.json")
     key = {

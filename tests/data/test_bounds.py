@@ -25,12 +25,14 @@ SETTINGS = settings(
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-# Characters that stress the bounds: whitespace Python and the regex disagree on (\x1c-\x1f),
-# combining marks and letters NFC composes or expands, CJK, digits, punctuation, emoji.
+# Pieces that stress the bounds: whitespace Python and the regex disagree on (\x1c-\x1f),
+# combining marks and letters NFC composes or expands, CJK, digits, punctuation, emoji, special
+# tokens, think tags, and words between spaces (whose exact counts both bounds use).
 ALPHABET = st.sampled_from(
     [*"aZ 09.,!?'\"-_\n\r\t", "\x1c", "\x1f", "\x85", "\u00a0", "\u3000", "\u2028",
      "e\u0301", "\u0301", "\u0958", "\ufb2c", "\U0001d160", "\u2126", "你", "好", "😀",
-     "<|im_end|>", "<|im_start|>", "<think>", "</think>", "{{NAME}}"]
+     "<|im_end|>", "<|im_start|>", "<think>", "</think>", "{{NAME}}", " the", " helpful",
+     " assistant.", " don't", " 2048", "  ", " \n \n", "(model)", " cafe\u0301", " Who"]
 )  # fmt: skip
 TEXT = st.lists(ALPHABET, max_size=40).map("".join)
 
@@ -75,8 +77,9 @@ def test_bounds_hold_for_any_row(tiny_tok, template, system, loss_scale):
     encoder = tokens.RowEncoder.load(tiny_tok, system=system, template=template,
                                      loss_scale=loss_scale)  # fmt: skip
     rules = bounds.bound_rules(encoder.tokenizer, encoder.extra)
-    assert rules == bounds.BoundRules(True, True, True, encoder.extra)
-    row_bounds = bounds.RowBounds(rules, TEMPLATES[template], system, loss_scale)
+    assert rules == bounds.BoundRules(True, True, True, encoder.extra, space_pieces=True)
+    row_bounds = bounds.RowBounds(rules, TEMPLATES[template], system, loss_scale,
+                                  encoder.count_texts)  # fmt: skip
 
     @SETTINGS
     @given(ROWS)
@@ -85,9 +88,11 @@ def test_bounds_hold_for_any_row(tiny_tok, template, system, loss_scale):
         if contexts is None:
             return  # swift's template rejects it: a row problem, never measured
         [(length, label)] = encoder.count([contexts])
-        upper, label_upper = row_bounds.upper(row)
-        assert row_bounds.lower(row) <= length <= upper
-        assert label <= label_upper
+        lower, upper, label_lower, label_upper = row_bounds.measure(row)
+        assert lower <= length <= upper
+        assert label_lower <= label <= label_upper
+        quick, quick_label = row_bounds.quick(row)
+        assert length <= quick and label <= quick_label
 
     check()
 
@@ -95,7 +100,7 @@ def test_bounds_hold_for_any_row(tiny_tok, template, system, loss_scale):
 def test_tool_rows_and_list_replies_use_the_templates_own_text(tiny_tok):
     encoder = tokens.RowEncoder.load(tiny_tok, template="qwen2_5")
     rules = bounds.bound_rules(encoder.tokenizer)
-    row_bounds = bounds.RowBounds(rules, TEMPLATES["qwen2_5"], None)
+    row_bounds = bounds.RowBounds(rules, TEMPLATES["qwen2_5"], None, count=encoder.count_texts)
     call = {"name": "weather", "arguments": {"city": "Paris"}}
     row = [
         message("user", "weather?"),
@@ -171,6 +176,21 @@ def test_without_proof_every_row_is_unbounded():
     row = [message("user", "q"), message("assistant", "a")]
     assert row_bounds.upper(row) == (bounds.RowBounds.UNBOUNDED, bounds.RowBounds.UNBOUNDED)
     assert row_bounds.lower(row) == 0
+
+
+def test_words_between_spaces_make_both_bounds_tight(tiny_tok):
+    encoder = tokens.RowEncoder.load(tiny_tok, template="qwen2_5", system="")
+    rules = bounds.bound_rules(encoder.tokenizer)
+    row_bounds = bounds.RowBounds(rules, TEMPLATES["qwen2_5"], "", count=encoder.count_texts)
+    text = "The model learns from the data, and the training run goes on. " * 40
+    row = [message("user", "Why?"), message("assistant", text)]
+    [(length, _label)] = encoder.count([encoder.contexts(row)])
+    first = row_bounds.measure(row)  # new words count as bytes and words until counted
+    row_bounds.flush()
+    lower, upper, _label_lower, _label_upper = row_bounds.measure(row)
+    assert first[0] <= lower <= length <= upper <= first[1]
+    assert 0.98 * length <= lower and upper <= 1.05 * length
+    assert len(row_bounds.memo) == 11  # each distinct word between two spaces, counted once
 
 
 def test_nfc_expansion_counts_in_the_upper_bound(tiny_tok):
