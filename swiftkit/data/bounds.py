@@ -10,19 +10,16 @@ library only; the tokenizer's counting function is passed in (swiftkit.data.toke
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable
 
 from swiftkit.data.boundrules import NO_BOUNDS as NO_BOUNDS  # re-exported
 from swiftkit.data.boundrules import BoundRules
 from swiftkit.data.boundrules import bound_rules as bound_rules  # re-exported
 from swiftkit.data.templates import _PROMPT, _SUFFIX, _SYSTEM_PREFIX, ChatmlTemplate, swift_contexts
+from swiftkit.data.textbounds import _LOW, _SLICE, TextBounds
 
-# Python's str.split() splits on these, the tokenizers' regex \s does not.
-_PY_ONLY_SPACES = ("\x1c", "\x1d", "\x1e", "\x1f")
 _CHAT_ROLES = ("system", "user", "assistant")
 _REPLY_ROLES = ("user", "assistant")
-_LOW = (1 << 32) - 1
 
 
 class RowBounds:
@@ -30,18 +27,13 @@ class RowBounds:
     its labelled tokens, for one template, system prompt and --loss_scale. They hold for any row;
     when the rules prove nothing the bounds are 0 and UNBOUNDED, so every row meets the tokenizer.
 
-    Upper: the template's text as bytes. Lower: whitespace-separated words (BoundRules). Both
-    tighten on space-separated runs of printable ASCII: with the known pre-tokenizers, " " + such
-    a run (between two spaces of one text) is always a piece sequence of its own, whatever comes
-    before and after, so its exact token count (the tokenizer's, memoized per run: `count` gives
-    the tokens of each string) counts in both bounds. Cuts swift makes between separately
-    tokenized pieces (template text, empty think blocks, joined turns) fall on a text's first or
-    last run, which only count as bytes and words.
+    Each message text counts by swiftkit.data.textbounds (bytes and words, exact counts of its
+    space-separated runs); the template's own text by its special tokens and role words. Cuts
+    swift makes between separately tokenized pieces (template text, empty think blocks, joined
+    turns) fall on a text's first or last run, which only count as bytes and words.
     """
 
     UNBOUNDED = 2**32 - 1
-    MEMO_RUNS = 500_000  # distinct runs remembered (about 60 MB at most)
-    LEARN_RUNS = 2048  # runs counted per tokenizer call
 
     def __init__(
         self,
@@ -55,10 +47,9 @@ class RowBounds:
         self.loss_scale = loss_scale or "default"
         self.usable = rules.bytes_bound and meta is not None
         self.count = count
-        self.memo: dict[str, int] | None = {} if rules.space_pieces and count else None
-        self._memo_get = self.memo.__getitem__ if self.memo is not None else None
-        self._queue: list[str] = []
-        self._calls = 0
+        self.texts = TextBounds(rules, count)
+        self.memo, self.flush = self.texts.memo, self.texts.flush
+        self._text, self._plain, self._slices = self.texts.text, self.texts.plain, self.texts.slices
         if meta is not None:
             default = system if system is not None else meta.default_system
             self._sys_over = len(_SYSTEM_PREFIX) - len("{{SYSTEM}}")
@@ -74,17 +65,7 @@ class RowBounds:
         self._consts: tuple[int, ...] | None = None
 
     def nbytes(self, text: str) -> int:
-        """UTF-8 bytes of text as the tokenizer sees it (after NFC when it normalizes)."""
-        if text.isascii():
-            return len(text)
-        if self.rules.nfc and not unicodedata.is_normalized("NFC", text):
-            text = unicodedata.normalize("NFC", text)
-        return len(text.encode("utf-8", "surrogatepass"))
-
-    def upper(self, messages: list[dict]) -> tuple[int, int]:
-        """(tokens, labelled tokens) upper bounds."""
-        _lower, upper, _label_lower, label = self.measure(messages)
-        return upper, label
+        return self.texts.nbytes(text)
 
     def quick(self, messages: list[dict]) -> tuple[int, int]:
         """(tokens, labelled tokens) upper bounds from the texts' bytes alone: a few
@@ -119,11 +100,10 @@ class RowBounds:
                 return self._exact_bytes(messages)
         return total, (total if self._label_all else label)
 
-    def lower(self, messages: list[dict]) -> int:
-        return self.measure(messages)[0]
-
-    def measure(self, messages: list[dict]) -> tuple[int, int, int, int]:
-        """(lower, upper, labelled lower, labelled upper) token bounds of one row."""
+    def measure(self, messages: list[dict], stop_above: int | None = None):
+        """(lower, upper, labelled lower, labelled upper) token bounds of one row. With
+        stop_above, a row found to have more tokens than that returns (lower, None, 0, None) as
+        soon as it is (long texts are read in slices): the caller keeps its quick() bounds."""
         if not self.usable:
             return 0, self.UNBOUNDED, 0, self.UNBOUNDED
         sys_over, prompt, reply, sys_floor, turn_floor, sep_floor, block, exact = self._template()
@@ -149,19 +129,26 @@ class RowBounds:
             content, role = m["content"], m["role"]
             if type(content) is not str or role not in _REPLY_ROLES:
                 return self._exact(messages)  # tools, lists: the template's own text
+            if role == "assistant" and self._lower_skips_history:  # last_round, thinking:
+                value = self._plain(content) >> 32 << 32  # the history is cut: its bytes only
+            elif (
+                role == "assistant"
+                and self._cuts_think
+                and (content[:1].isspace() or content.startswith(("<think>", "</think>")))
+            ):
+                value = self._plain(content)  # swift tokenizes an empty think block apart
+            elif stop_above is not None and len(content) > _SLICE:
+                room = stop_above - floor - (packed & _LOW) + len(messages)
+                value, done = self._slices(content, room)
+                if not done:
+                    return ((packed + value) & _LOW) + floor - len(messages), None, 0, None
+            else:
+                value = self._text(content)
             if role == "user":
-                packed += self._text(content)
+                packed += value
                 over += prompt
                 floor += turn_floor if previous != "user" else 0
             else:
-                if self._lower_skips_history:  # last_round on a thinking template cuts history:
-                    value = self._plain(content) >> 32 << 32  # what is left, at most its bytes
-                elif self._cuts_think and (
-                    content[:1].isspace() or content.startswith(("<think>", "</think>"))
-                ):
-                    value = self._plain(content)  # swift tokenizes an empty think block apart
-                else:
-                    value = self._text(content)
                 packed += value
                 label += value
                 sure += (value & _LOW) if "loss" not in m else 0
@@ -203,65 +190,6 @@ class RowBounds:
             floors = (2 + system, 3 + user + newline + assistant, 1 + newline)
             self._consts = (*over, *floors, block, exact)
         return self._consts
-
-    def _text(self, text: str) -> int:
-        """(upper << 32) | lower tokens of one message text."""
-        parts = text.split(" ")
-        if len(parts) < 3 or self.memo is None:
-            return self._plain(text)
-        middle = parts[1:-1]
-        try:
-            inner = sum(map(self._memo_get, middle))
-        except KeyError:
-            inner = self._learn(middle)
-        return inner + self._plain(parts[0]) + self._plain(parts[-1]) + (1 << 32)
-
-    def _plain(self, text: str) -> int:
-        """Bytes and words only."""
-        if text.isascii() and text.isprintable():  # the common case: no tabs or newlines
-            words = text.count(" ") + 1 if self.rules.words_bound and text.strip() else 0
-            if words > 1:
-                words = len(text.split())
-            return (len(text) << 32) | words
-        words = 0
-        if self.rules.words_bound:
-            words = len(text.split())
-            if words and not text.isprintable():
-                words = max(words - sum(text.count(c) for c in _PY_ONLY_SPACES), 0)
-        return (self.nbytes(text) << 32) | words
-
-    def _learn(self, runs: list[str]) -> int:
-        """Bounds of runs not seen before: bytes and words at first (valid, looser); a printable
-        ASCII run gets its exact count once the tokenizer has counted " " + run, in one call per
-        LEARN_RUNS runs or 64 texts. Remembered while the memo has room."""
-        memo, extra = self.memo, {}
-        for run in set(runs).difference(memo):
-            value = self._plain(run) + (1 << 32)  # with the space before it
-            if run and run.isascii() and run.isprintable():
-                self._queue.append(run)
-            if len(memo) < self.MEMO_RUNS:
-                memo[run] = value
-            else:
-                extra[run] = value
-        if len(self._queue) >= self.LEARN_RUNS:
-            queued, self._queue = self._queue, []
-            counts = self.count([" " + r for r in queued])
-            memo.update(
-                (r, (n << 32) | n) for r, n in zip(queued, counts, strict=True) if r in memo
-            )
-        if extra:
-            return sum(memo[r] if r in memo else extra[r] for r in runs)
-        return sum(map(self._memo_get, runs))
-
-    def flush(self) -> None:
-        """Count the runs waiting for the tokenizer (one call)."""
-        if self._queue:
-            queued, self._queue = self._queue, []
-            counts = self.count([" " + r for r in queued])
-            memo = self.memo
-            memo.update(
-                (r, (n << 32) | n) for r, n in zip(queued, counts, strict=True) if r in memo
-            )
 
     def _exact(self, messages: list[dict]) -> tuple[int, int, int, int]:
         upper, label = self._exact_bytes(messages)

@@ -29,7 +29,7 @@ class LengthContext:
     # is tokenized whole.
     longest_budget_bytes: int = 4 << 20
     label_budget_bytes: int = 1 << 20
-    long_budget_bytes: int = 2 << 20
+    long_budget_bytes: int = 512 << 10
     exact_profile_bytes: int = 2 << 20
     progress: Callable[[str, int, int | None], None] | None = None
     _loaded: dict = field(default_factory=dict, compare=False, repr=False)

@@ -38,7 +38,8 @@ class LengthScan:
     def __init__(self, ctx: LengthContext, file_bytes: int = 0) -> None:
         self.ctx = ctx
         self.encoder, self.bounds = ctx.encoder, ctx.bounds
-        self.sample_rows = 2**31 if file_bytes <= ctx.exact_profile_bytes else ctx.sample_rows
+        self.whole = file_bytes <= ctx.exact_profile_bytes  # tokenize every row
+        self.sample_rows = 2**31 if self.whole else ctx.sample_rows
         # A bigger file may spend more on its longest row: 1% of its bytes, at least the budget.
         self.longest_budget = max(ctx.longest_budget_bytes, file_bytes // 100)
         self.lb, self.ub, self.lub, self.exact = array("I"), array("I"), array("I"), array("I")
@@ -67,8 +68,13 @@ class LengthScan:
         # max_length, or be the longest kept row (every surely kept row's lower bound is a
         # lower bound on that), or hold the most labelled tokens.
         lb = 0
-        if (ml is not None and ub > ml) or ub > self.floor or lub > self.label_floor:
-            lb, ub, label_lb, lub = self.bounds.measure(messages)
+        crosses = ml is not None and ub > ml
+        if crosses or ub > self.floor or lub > self.label_floor:
+            lb, tight, label_lb, label_tight = self.bounds.measure(
+                messages, stop_above=ml if crosses else None
+            )
+            if tight is not None:  # None: surely over max_length, found early
+                ub, lub = tight, label_tight
             if ml is None or ub <= ml:
                 self.floor = max(self.floor, lb)
                 self.label_floor = max(self.label_floor, label_lb)
@@ -217,9 +223,10 @@ class LengthScan:
         budget = self.ctx.long_budget_bytes
         todo = []
         for idx, messages in self.sample:
-            if idx in self.lower:
+            if idx in self.lower and not self.whole:
+                self._measure_fully(idx, messages)
                 if self.ub[idx] > budget:
-                    continue  # counts at its lower bound
+                    continue  # counts at its lower bound, which the tight bounds put close
                 budget -= self.ub[idx]
             todo.append((idx, messages))
         for start in range(0, len(todo), _BATCH_ROWS):
@@ -269,9 +276,19 @@ class LengthScan:
             self._tokenize([(chunk[where], m) for where, m in refetch(list(chunk))])
         return best()
 
+    def _measure_fully(self, idx: int, messages: list[dict]) -> None:
+        """The tight bounds of a row surely over max_length (its first measure stopped early)."""
+        lb, ub, _label_lb, _label_ub = self.bounds.measure(messages)
+        self.lower[idx] = self.lb[idx] = max(self.lower[idx], lb)
+        self.ub[idx] = min(self.ub[idx], ub)
+
     def _resolve_longest(self, budget: int) -> bool:
         """The longest row of all, when the rows surely over max_length fit the budget."""
-        for key, idx, messages in sorted(self.heaps["long"], key=lambda e: e[0], reverse=True):
+        for _key, idx, messages in self.heaps["long"]:
+            self._measure_fully(idx, messages)
+        ranked = sorted(self.heaps["long"], key=lambda e: self.ub[e[1]], reverse=True)
+        for _key, idx, messages in ranked:
+            key = self.ub[idx]
             if key <= self.best_all or self.exact[idx] != UNKNOWN:
                 continue
             if key > budget:

@@ -109,7 +109,8 @@ def test_tool_rows_and_list_replies_use_the_templates_own_text(tiny_tok):
         message("assistant", "21 degrees."),
     ]
     [(length, _label)] = encoder.count([encoder.contexts(row)])
-    assert row_bounds.lower(row) <= length <= row_bounds.upper(row)[0]
+    lower, upper, _label_lower, _label_upper = row_bounds.measure(row)
+    assert lower <= length <= upper <= row_bounds.quick(row)[0]
 
 
 def _byte_bpe() -> models.BPE:
@@ -174,8 +175,9 @@ def test_words_bound_needs_every_byte_in_the_vocabulary():
 def test_without_proof_every_row_is_unbounded():
     row_bounds = bounds.RowBounds(bounds.NO_BOUNDS, TEMPLATES["qwen2_5"], None)
     row = [message("user", "q"), message("assistant", "a")]
-    assert row_bounds.upper(row) == (bounds.RowBounds.UNBOUNDED, bounds.RowBounds.UNBOUNDED)
-    assert row_bounds.lower(row) == 0
+    unbounded = bounds.RowBounds.UNBOUNDED
+    assert row_bounds.measure(row) == (0, unbounded, 0, unbounded)
+    assert row_bounds.quick(row) == (unbounded, unbounded)
 
 
 def test_words_between_spaces_make_both_bounds_tight(tiny_tok):
@@ -199,5 +201,5 @@ def test_nfc_expansion_counts_in_the_upper_bound(tiny_tok):
     row_bounds = bounds.RowBounds(bounds.bound_rules(encoder.tokenizer), TEMPLATES["qwen2_5"], "")
     row = [message("user", ""), message("assistant", "\U0001d160" * 50)]
     [(length, _label)] = encoder.count([encoder.contexts(row)])
-    assert length <= row_bounds.upper(row)[0]
+    assert length <= row_bounds.measure(row)[1]
     assert row_bounds.nbytes("\U0001d160") == 12
