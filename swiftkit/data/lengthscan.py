@@ -1,17 +1,17 @@
 """Token lengths of one file's rows in one pass, tokenizing only the rows that can matter.
 
-Every row gets cheap bounds (swiftkit.data.bounds). With max_length set, a row whose upper bound
-is within it is kept and one whose lower bound is over it is dropped, without the tokenizer; the
-rows in between are batch-encoded as they stream by, so the count of rows over max_length is
-exact. The longest kept row (which sizes the memory estimate) needs only the rows whose upper
-bound exceeds the longest exact length found: the rows with the highest bounds are kept aside
-while streaming and tokenized from the top until the next bound is below the best; if more are
-needed they are read again by row (`refetch`). That search has a work limit (bytes of bound
-tokenized: LengthContext.longest_budget_bytes, or 1% of the file): past it the longest found is
-reported as not proved, with the bound no row can exceed. The same holds for the most labelled
-tokens in a row. A uniform random sample (reservoir, fixed seed) gives the percentiles; a
-sampled row surely over max_length counts at its lower bound once the budget for such rows is
-spent. A file of at most exact_profile_bytes has every row tokenized: its profile is exact.
+Every row gets bounds (swiftkit.data.bounds: quick ones from bytes, tight ones where they can
+matter). With max_length set, a row whose upper bound is within it is kept and one whose lower
+bound is over it dropped, without the tokenizer; the rows in between are batch-encoded as they
+stream by, so the count of rows over max_length is exact. The longest kept row (it sizes the
+memory estimate) needs only the rows whose upper bound exceeds the longest exact length found:
+the rows with the highest bounds are kept aside and tokenized from the top until the next bound
+is below the best, reading rows again (`refetch`) if more are needed, within a work limit
+(LengthContext.longest_budget_bytes, or 1% of the file): past it the longest found is reported
+as not proved, with the bound no row exceeds. Likewise for the most labelled tokens in a row.
+A uniform random sample (reservoir, fixed seed) gives the percentiles (a sampled row surely over
+max_length counts at its tight lower bound past the budget for such rows); a file of at most
+exact_profile_bytes has every row tokenized, and its profile is exact.
 """
 
 from __future__ import annotations
