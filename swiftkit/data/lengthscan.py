@@ -193,12 +193,11 @@ class LengthScan:
             else:
                 lower[self.lb[i]] += 1
                 upper[self.ub[i]] += 1
+        max_exact = max_exact and kept_bound <= self.best_kept
         longest = self.best_all
-        if not max_exact:
-            longest = max(longest, kept_bound, *self.outside_bound())
-        elif kept_bound > self.best_kept:
-            longest = max(longest, kept_bound)
-            max_exact = False
+        if not max_exact:  # what no row can exceed: the bounds of the rows still unknown
+            unknown = (self.ub[i] for i in self.lower if self.exact[i] == UNKNOWN)
+            longest = max(longest, kept_bound, *unknown)
         return LengthSummary(
             rows=n,
             source="tokenizer",
@@ -296,7 +295,3 @@ class LengthScan:
             budget -= key
             self._tokenize([(idx, messages)])
         return self.outside["long"] <= self.best_all
-
-    def outside_bound(self) -> tuple[int, ...]:
-        """Upper bounds of the rows whose length is still unknown (for a max that is a bound)."""
-        return tuple(self.ub[i] for i in self.lower if self.exact[i] == UNKNOWN) or (0,)
