@@ -34,7 +34,7 @@ class BoundRules:
     nfc: bool
     words_bound: bool
     extra: int = 0
-    space_pieces: bool = False  # " " + a space-free printable ASCII run is always its own pieces
+    space_pieces: bool = False  # " " + a run without whitespace is always its own pieces
 
 
 NO_BOUNDS = BoundRules(bytes_bound=False, nfc=False, words_bound=False)

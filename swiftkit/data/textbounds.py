@@ -1,10 +1,11 @@
 """Token bounds of one text, for a byte-level BPE whose description proves them
-(swiftkit.data.boundrules): at most its bytes, at least its words, and, for each run of printable
-ASCII between two spaces, exactly the tokens of " " + run: with the known pre-tokenizers such a
-run is always a piece sequence of its own, whatever comes before and after it (no piece crosses
-the spaces around it; NFC leaves ASCII alone; the added tokens hold no space and none eats the
-space after it). The tokenizer counts each distinct run once (`count`, in batches); a memo keeps
-them. Values are packed as (upper << 32) | lower, so a text's bounds are one sum.
+(swiftkit.data.boundrules): at most its bytes, at least its words, and, for each run without
+whitespace between two spaces, exactly the tokens of " " + run: with the known pre-tokenizers
+such a run is always a piece sequence of its own, whatever comes before and after it (no piece
+crosses the spaces around it; NFC neither composes nor reorders across a space; the added tokens
+hold no space and none eats the space after it). The tokenizer counts each distinct run once
+(`count`, in batches); a memo keeps them. Values are packed as (upper << 32) | lower, so a
+text's bounds are one sum.
 """
 
 from __future__ import annotations
@@ -82,13 +83,13 @@ class TextBounds:
         return (self.nbytes(text) << 32) | words
 
     def learn(self, runs: list[str]) -> int:
-        """Bounds of runs not seen before: bytes and words at first (valid, looser); a printable
-        ASCII run gets its exact count once the tokenizer has counted " " + run, in one call per
-        LEARN_RUNS runs or 64 texts. Remembered while the memo has room."""
+        """Bounds of runs not seen before: bytes and words at first (valid, looser); a run
+        without whitespace gets its exact count once the tokenizer has counted " " + run, in one
+        call per LEARN_RUNS runs or 64 texts. Remembered while the memo has room."""
         memo, extra = self.memo, {}
         for run in set(runs).difference(memo):
             value = self.plain(run) + (1 << 32)  # with the space before it
-            if run and run.isascii() and run.isprintable():
+            if run and run.split() == [run] and _encodable(run):
                 self._queue.append(run)
             if len(memo) < self.MEMO_RUNS:
                 memo[run] = value
@@ -113,3 +114,11 @@ class TextBounds:
             memo.update(
                 (r, (n << 32) | n) for r, n in zip(queued, counts, strict=True) if r in memo
             )
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: the tokenizer would refuse the string
+        return False
+    return True
