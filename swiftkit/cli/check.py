@@ -18,13 +18,16 @@ example:
 
 PLAN_HELP = """\
 What the run will do: rows after sampling, the split and the max_length filter; effective batch;
-the exact number of optimizer updates; when it logs, evaluates and saves; peak GPU memory per card
-and whether it fits; the fixes when it does not.
+the exact number of optimizer updates; when it logs, evaluates and saves; the rows' token lengths
+(p50/p90/p99/max, rows over max_length, the max_length keeping 99% and 100%); peak GPU memory per
+card and whether it fits; the fixes when it does not. Each dataset file is read once and cached
+(~/.cache/swiftkit; SWIFTKIT_CACHE_DIR moves it); a long read shows a progress bar on a terminal.
 
 examples:
   swiftkit plan qwen7b_selfcog
   swiftkit plan qwen7b_selfcog --gpu 4090D per_device_train_batch_size=2
   swiftkit plan qwen7b_selfcog --json | jq .max_steps
+  swiftkit plan my_run --json | jq .token_lengths.max_length_for_99
 """
 
 
