@@ -114,6 +114,7 @@ class LengthProfile:
     p50_tokens: int | None
     p90_tokens: int | None
     p99_tokens: int | None
+    mean_tokens: int | None  # exact when `exact`, else the sample's, within what bounds allow
     max_tokens: int | None
     max_exact: bool
     max_length_tokens: int | None
@@ -132,6 +133,7 @@ class LengthProfile:
             "p50": self.p50_tokens,
             "p90": self.p90_tokens,
             "p99": self.p99_tokens,
+            "mean": self.mean_tokens,
             "max": self.max_tokens,
             "max_exact": self.max_exact,
             "max_length": self.max_length_tokens,
@@ -163,6 +165,7 @@ def make_profile(summary: LengthSummary, max_length: int | None) -> LengthProfil
         p50_tokens=quantiles[0],
         p90_tokens=quantiles[1],
         p99_tokens=quantiles[2],
+        mean_tokens=_mean(summary) if tokenized else None,
         max_tokens=summary.max_tokens,
         max_exact=summary.max_exact and tokenized,
         max_length_tokens=max_length,
@@ -193,6 +196,21 @@ def _quantile(s: LengthSummary, q: float) -> tuple[int | None, bool]:
     if hi is not None:
         estimate = min(estimate, hi)
     return estimate, False
+
+
+def _mean(s: LengthSummary) -> int | None:
+    """The mean row: exact when every row is known; else the weighted sample's mean, kept
+    between the means of the lower and the upper bounds."""
+    if s.rows <= 0:
+        return None
+    known = sum(k * v for k, v in s.exact.items())
+    low = (known + sum(k * v for k, v in s.unknown_lower.items())) / s.rows
+    high = (known + sum(k * v for k, v in s.unknown_upper.items())) / s.rows
+    weights = [(v, drawn / len(values)) for values, drawn in s.samples if values for v in values]
+    estimate = low
+    if weights and low != high:
+        estimate = sum(v * w for v, w in weights) / sum(w for _v, w in weights)
+    return round(min(max(estimate, low), high))
 
 
 def _steps(*hists: dict[int, int]) -> tuple[list[int], list[int]]:

@@ -14,6 +14,7 @@ def test_every_row_known_gives_exact_nearest_rank_percentiles():
                 max_exact=True, over_max_length=10, samples=[(lengths, 100)])  # fmt: skip
     p = make_profile(s, 90)
     assert (p.p50_tokens, p.p90_tokens, p.p99_tokens, p.exact) == (50, 90, 99, True)
+    assert p.mean_tokens == 50  # 50.5 rounds to even
     assert (p.kept_at_max_length, p.dropped_at_max_length) == (90, 10)
     j = p.to_json()
     assert (j["max_length_for_99"], j["max_length_for_100"], j["sample_rows"]) == (99, 100, None)
@@ -26,6 +27,8 @@ def test_a_tail_of_known_rows_pins_p99_while_p50_comes_from_the_sample():
     p = make_profile(s, None)
     assert p.p99_tokens == 200  # 99 rows are <= 200 whatever the open rows hold
     assert p.p50_tokens == 30 and not p.exact and p.sample_rows == 5
+    # The sample's mean (80) is more than the bounds allow: (500 + 98 * 50) / 100 = 54.
+    assert p.mean_tokens == 54
 
 
 def test_tight_bounds_pin_a_percentile_without_tokenizing():

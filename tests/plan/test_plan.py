@@ -155,6 +155,7 @@ def test_length_profile_and_rows_dropped_with_a_local_tokenizer(tmp_path, monkey
     assert (t["exact"], t["max"], t["max_exact"], t["rows"]) == (True, max(lengths), True, 40)
     assert (t["kept_at_max_length"], t["dropped_at_max_length"]) == (len(kept), 40 - len(kept))
     assert t["p50"] == sorted(lengths)[19] and t["max_length_for_99"] == t["p99"]
+    assert t["mean"] == round(sum(lengths) / 40)
     assert plan.datasets[0].longest_row_tokens == max(kept)
     assert 0 < plan.datasets[0].longest_label_tokens < max(kept)
     text = render_plan(plan)
