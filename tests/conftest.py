@@ -45,9 +45,11 @@ _QA = (
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_swift_cache(tmp_path_factory):
-    """Keep swift's dataset cache (MODELSCOPE_CACHE) out of the home folder, fresh each session."""
+    """Keep swift's dataset cache (MODELSCOPE_CACHE) and swiftkit's length cache out of the home
+    folder, fresh each session."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MODELSCOPE_CACHE", str(tmp_path_factory.mktemp("modelscope-cache")))
+        mp.setenv("SWIFTKIT_CACHE_DIR", str(tmp_path_factory.mktemp("swiftkit-cache")))
         yield
 
 

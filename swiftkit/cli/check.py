@@ -19,10 +19,12 @@ example:
 
 PLAN_HELP = """\
 What the run will do: rows after sampling, the split and the max_length filter; effective batch;
-the exact number of optimizer updates; when it logs, evaluates and saves; peak GPU memory per card
-and whether it fits; the fixes when it does not; how long it takes (per update and in total).
+the exact number of optimizer updates; when it logs, evaluates and saves; the rows' token lengths
+(p50/p90/p99/max, rows over max_length, the max_length keeping 99% and 100%); peak GPU memory per
+card and whether it fits; the fixes when it does not; how long it takes (per update and in total).
 --fit also finds the largest per-device batch that fits the card at the same effective batch
-(exit code 3 when even batch 1 does not fit).
+(exit code 3 when even batch 1 does not fit). Each dataset file is read once and cached
+(~/.cache/swiftkit; SWIFTKIT_CACHE_DIR moves it); a long read shows a progress bar on a terminal.
 
 examples:
   swiftkit plan qwen7b_selfcog
@@ -30,6 +32,7 @@ examples:
   swiftkit plan qwen7b_selfcog --gpu 4090D --fit
   swiftkit plan qwen7b_selfcog --json | jq .max_steps
   swiftkit plan qwen7b_selfcog --gpu 4090D --json | jq .time.total_seconds
+  swiftkit plan my_run --json | jq .token_lengths.max_length_for_99
 """
 
 
@@ -59,17 +62,20 @@ def add_parsers(sub) -> None:
 
 def make_cli_plan(args, extra: list[str] | tuple[str, ...] = ()):
     """The plan for a recipe named on the command line, against --gpu or the detected cards;
-    `extra` overrides come after the command line's."""
+    `extra` overrides come after the command line's. Long dataset reads show a progress bar on
+    stderr (a terminal only)."""
+    from swiftkit.cli.progress import plan_progress
     from swiftkit.plan import make_plan
     from swiftkit.recipe import load_recipe
 
     recipe = load_recipe(args.recipe, [*args.overrides, *extra])
     gpu = getattr(args, "gpu", None)
-    if gpu:
-        return make_plan(recipe, gpus=[gpu])
-    from swiftkit.memory.hardware import detect_gpus  # nvidia-smi, no torch import
+    with plan_progress() as progress:
+        if gpu:
+            return make_plan(recipe, gpus=[gpu], progress=progress)
+        from swiftkit.memory.hardware import detect_gpus  # nvidia-smi, no torch import
 
-    return make_plan(recipe, detected=detect_gpus())
+        return make_plan(recipe, detected=detect_gpus(), progress=progress)
 
 
 def cmd_validate(args) -> int:

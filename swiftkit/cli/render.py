@@ -83,7 +83,49 @@ def _seq_source(plan: Plan) -> str:
         return " (max_length)"
     if plan.longest_row_exact:
         return " (the longest row, tokenized)"
+    t = plan.token_lengths
+    if t is not None and t.source == "tokenizer":
+        return " (the longest row the tokenizer saw; not proved, see token lengths)"
     return " (the longest row, an upper bound from its bytes: the tokenizer is not local)"
+
+
+def _lengths(plan: Plan) -> list[str]:
+    """The length profile: what a user chooses max_length from."""
+    t = plan.token_lengths
+    if t is None:
+        return []
+    if t.source != "tokenizer":
+        return [
+            f"token lengths: unknown without the model's tokenizer on disk (the longest row is at "
+            f"most {_n(t.max_tokens)} tokens by its bytes)"
+        ]
+    how = "exact" if t.exact else f"percentiles from a random sample of {_n(t.sample_rows)} rows"
+    lines = [
+        f"token lengths ({_n(t.rows)} rows, {_n(t.rows_tokenized)} tokenized; {how}):",
+        f"  p50 {_n(t.p50_tokens)}, p90 {_n(t.p90_tokens)}, p99 {_n(t.p99_tokens)}, max "
+        + (_n(t.max_tokens) if t.max_exact else f"{_n(t.max_tokens)} at most (an upper bound)"),
+    ]
+    if t.max_length_tokens:
+        if t.dropped_at_max_length is not None:
+            lines.append(
+                f"  max_length {_n(t.max_length_tokens)}: {_n(t.kept_at_max_length)} rows fit, "
+                f"{_n(t.dropped_at_max_length)} are longer"
+            )
+        lines.append(
+            f"  max_length keeping 99% of rows: {_n(t.p99_tokens)}"
+            f"{'' if t.exact else ' (sample)'}; 100%: {_n(t.max_tokens)}"
+            f"{'' if t.max_exact else ' (upper bound)'}"
+        )
+    if not plan.longest_row_exact and plan.longest_row_tokens:
+        lines.append(
+            f"  longest kept row: {_n(plan.longest_row_tokens)} among the rows tokenized (the "
+            "ones with the most bytes first); not proved longest within the work limit"
+        )
+    return lines
+
+
+def _n(value: int | None) -> str:
+    return "?" if value is None else f"{value:,}"
 
 
 def _memory(plan: Plan) -> list[str]:
@@ -160,6 +202,7 @@ def _inference(m) -> list[str]:
 def render_plan(plan: Plan) -> str:
     lines = [f"plan for {plan.recipe} ({plan.recipe_path})", "rows:"]
     lines += _rows(plan)
+    lines += _lengths(plan)
     lines.append("schedule:")
     lines += _schedule(plan)
     lines += render_launch(plan)

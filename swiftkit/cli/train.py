@@ -111,6 +111,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from swiftkit.cli.nodes import dry_run_commands
+    from swiftkit.cli.progress import plan_progress
     from swiftkit.cli.render import render_plan, render_problems
     from swiftkit.plan.plan import make_plan
     from swiftkit.recipe.recipe import load_recipe
@@ -137,7 +138,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from swiftkit.memory.hardware import detect_gpus
 
     detected = detect_gpus()
-    plan = make_plan(recipe, gpus=gpus, detected=detected, run_id=args.run_id)
+    with plan_progress() as progress:
+        plan = make_plan(
+            recipe, gpus=gpus, detected=detected, run_id=args.run_id, progress=progress
+        )
     if plan.errors:
         err(render_problems(plan))
         return EXIT_BAD_INPUT
@@ -241,7 +245,9 @@ def _auto_fit(args, recipe, plan, gpus, detected):
         return load_recipe(args.recipe, [*args.overrides, *override_words(changes)])
 
     fit, new_plan = run_fit(
-        plan, args.headroom, lambda c: make_plan(load(c), gpus=gpus, detected=detected)
+        plan,
+        args.headroom,
+        lambda c: make_plan(load(c), gpus=gpus, detected=detected, run_id=args.run_id),
     )
     if new_plan is None or not fit.changes:
         return recipe, plan, fit

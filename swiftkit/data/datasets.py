@@ -20,15 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from swiftkit.data.datafiles import _OTHER_SUFFIXES, DATA_SUFFIXES, _load
+from swiftkit.data.datafiles import _OTHER_SUFFIXES, DATA_SUFFIXES
 from swiftkit.data.datafiles import read_messages as read_messages  # re-exported
 from swiftkit.data.datafiles import read_rows as read_rows  # re-exported
-from swiftkit.data.rowformats import _convert_file
+from swiftkit.data.lengthcontext import LengthContext
+from swiftkit.data.profile import LengthSummary
+from swiftkit.data.rowcheck import PLACEHOLDERS as PLACEHOLDERS  # re-exported
 from swiftkit.data.rowformats import rows_to_messages as rows_to_messages  # re-exported
+from swiftkit.data.rowstream import iter_rows as iter_rows  # re-exported
+from swiftkit.data.scan import scan_path
 from swiftkit.data.selfcog import swift_fills
 from swiftkit.errors import DatasetError
-
-PLACEHOLDERS = ("{{NAME}}", "{{AUTHOR}}")
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class DatasetStats:
     placeholder_rows: int  # rows containing {{NAME}} or {{AUTHOR}}
     is_local: bool
     swift_fills_placeholders: bool = False  # --model_name/--model_author apply to this dataset
+    lengths: LengthSummary | None = None  # token lengths, when inspected with a LengthContext
 
 
 # ---------------------------------------------------------------- specs
@@ -118,10 +121,17 @@ def _looks_like_path(text: str) -> bool:
 # ---------------------------------------------------------------- inspecting
 
 
-def inspect_dataset(spec: DatasetSpec, problems: list[str]) -> DatasetStats:
+def inspect_dataset(
+    spec: DatasetSpec,
+    problems: list[str],
+    lengths: LengthContext | None = None,
+    cache_key: dict[str, Any] | None = None,
+) -> DatasetStats:
     """Read a local dataset the way swift will and append one house-form message per problem.
 
-    Never raises for bad data. Row problems are capped at MAX_ROW_PROBLEMS per file.
+    Never raises for bad data. Row problems are capped at MAX_ROW_PROBLEMS per file. With
+    `lengths`, the rows' token lengths are measured in the same pass (swiftkit.data.scan);
+    `cache_key` (what else they depend on) lets a later plan reuse them.
     """
     fills = spec.local_path is None and swift_fills(spec.path_or_id, spec.subset, None)
     if spec.local_path is None:
@@ -135,35 +145,15 @@ def inspect_dataset(spec: DatasetSpec, problems: list[str]) -> DatasetStats:
     # A local folder named exactly self-cognition takes the registered dataset's preprocessor
     # (dataset_syntax.py:120-127 matches datasets by base name), so swift fills its placeholders.
     fills = spec.local_path.is_dir() and swift_fills(spec.path_or_id, spec.subset, spec.local_path)
-    before = len(problems)
-    loaded = _load(spec.local_path, spec.path_or_id, problems)
-    if len(problems) > before or any(records is None for _label, records in loaded):
+    found = scan_path(spec.local_path, spec.path_or_id, problems, lengths, cache_key)
+    if found.rows is None:
         return DatasetStats(spec, None, (), 0, True, fills)  # None: cannot load, or not here
-    kept, formats, placeholder_rows = 0, [], 0
-    for label, records in loaded:
-        converted = _convert_file(records, label, Path(label).suffix, problems)
-        kept += len(converted)
-        formats += [fmt for _m, fmt, _n in converted]
-        placeholder_rows += sum(_has_placeholder(m) for m, _fmt, _n in converted)
-    if kept == 0:
-        problems.append(
-            f"{spec.path_or_id}: no row is in a format swift accepts, so swift "
-            "fails while loading it. Fix the rows listed above."
-        )
-    return DatasetStats(spec, kept, tuple(dict.fromkeys(formats)), placeholder_rows, True, fills)
+    return DatasetStats(
+        spec, found.rows, found.formats, found.placeholder_rows, True, fills, found.lengths
+    )
 
 
 # ---------------------------------------------------------------- placeholders
-
-
-def _has_placeholder(value: Any) -> bool:
-    if isinstance(value, str):
-        return any(p in value for p in PLACEHOLDERS)
-    if isinstance(value, dict):
-        return any(_has_placeholder(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_has_placeholder(v) for v in value)
-    return False
 
 
 def _zh_en(value: str | Sequence[str | None] | None) -> tuple[str | None, str | None] | None:

@@ -34,6 +34,7 @@ class ChatmlTemplate:
     non_thinking_prefix: str = ""  # qwen3: added to every reply, its loss masked
     thinking_prefix: str = ""  # ends the prompt of a row whose last turn has no reply
     hermes: bool = True  # tool calls in Hermes form (swift/agent_template/hermes.py)
+    is_thinking: bool = False  # last_round training drops the history's thinking
 
 
 TEMPLATES = {
@@ -53,9 +54,11 @@ TEMPLATES = {
             "You are a helpful and harmless assistant. You are Qwen developed by Alibaba. "
             "You should think step-by-step.",
         ),
-        ChatmlTemplate("qwq", None, thinking_prefix="<think>\n"),
-        ChatmlTemplate("qwen3", None, non_thinking_prefix="<think>\n\n</think>\n\n"),
-        ChatmlTemplate("qwen3_thinking", None, thinking_prefix="<think>\n"),
+        ChatmlTemplate("qwq", None, thinking_prefix="<think>\n", is_thinking=True),
+        ChatmlTemplate(
+            "qwen3", None, non_thinking_prefix="<think>\n\n</think>\n\n", is_thinking=True
+        ),
+        ChatmlTemplate("qwen3_thinking", None, thinking_prefix="<think>\n", is_thinking=True),
         ChatmlTemplate("qwen3_nothinking", None),
     )
 }
@@ -96,14 +99,33 @@ def token_text(value) -> str | None:
 def swift_chunks(
     messages: list[dict], t: ChatmlTemplate, system_flag: str | None, eos: str | None, sep: bool
 ) -> list[str] | None:
-    """The strings swift tokenizes one by one for a row, or None when swift's template fails.
+    """The strings swift tokenizes one by one for a row (see swift_contexts), or None."""
+    contexts = swift_contexts(messages, t, system_flag, eos, sep)
+    return None if contexts is None else [text for text, _weight in contexts]
+
+
+def swift_contexts(
+    messages: list[dict],
+    t: ChatmlTemplate,
+    system_flag: str | None,
+    eos: str | None,
+    sep: bool,
+    loss_scale: str = "default",
+) -> list[tuple[str, float]] | None:
+    """(string, loss weight) pairs swift tokenizes one by one for a row, or None when swift's
+    template fails. A weight > 0 marks labelled tokens (the ones the loss is computed on).
 
     Steps of Template.encode in order: StdTemplateInputs.from_dict (template_inputs.py:110-160),
     _preprocess_tool_call (base.py:348-371), _swift_prepare_inputs (:1352-1401),
-    _add_non_thinking_prefix (:1308-1336), _get_system (:1288-1298), _get_std_messages
-    (:1258-1262), _swift_encode (:1403-1518), then _simplify_context_list (:967-996), which joins
-    neighbouring strings of equal loss weight before tokenizing each.
+    _add_non_thinking_prefix (:1308-1336), _remove_history_thinking (:1338-1350, only when
+    thinking is not preserved: _get_preserve_thinking :173-190), _get_system (:1288-1298),
+    _get_std_messages (:1258-1262), _swift_encode (:1403-1518), the loss weights of --loss_scale's
+    base strategy default / last_round / all (swift/loss_scale/base.py LossScale.__call__), then
+    _simplify_context_list (:967-996), which joins neighbouring strings of equal weight.
     """
+    strategy = loss_scale.split("+")[0]
+    strategy = strategy if strategy in ("default", "last_round", "all") else "default"
+    other = 1.0 if strategy == "all" else 0.0  # system, queries, separators
     msgs = [dict(m) for m in messages]
     system = msgs.pop(0)["content"] if msgs and msgs[0]["role"] == "system" else None
     for m in msgs:
@@ -116,16 +138,20 @@ def swift_chunks(
         return None
     if system is not None and not isinstance(system, str):
         return None
-    if t.non_thinking_prefix:
-        for m in msgs:
-            if m["role"] != "assistant":
-                continue
-            parts = m["content"] if isinstance(m["content"], list) else [m["content"]]
-            if isinstance(parts[0], str) and not parts[0].startswith(
-                ("<think>", t.non_thinking_prefix)
-            ):
-                parts[0] = t.non_thinking_prefix + parts[0]
-            m["content"] = parts if isinstance(m["content"], list) else parts[0]
+    last_user = max((i for i, m in enumerate(msgs) if m["role"] in ("user", "tool")), default=-1)
+    if t.non_thinking_prefix:  # last_round: only the last round gets it
+        start = last_user if strategy == "last_round" else -1
+        for m in msgs[max(start, 0) :]:
+            if m["role"] == "assistant":
+                m["content"] = _map_first(
+                    m["content"],
+                    lambda c: c if c.startswith(("<think>", t.non_thinking_prefix)) else
+                    t.non_thinking_prefix + c,
+                )  # fmt: skip
+    if t.is_thinking and strategy == "last_round":  # thinking not preserved: drop history's
+        for m in msgs[: max(last_user, 0)]:
+            if m["role"] == "assistant":
+                m["content"] = _map_first(m["content"], lambda c: c.split("</think>")[-1].strip())
     if system is None:
         system = system_flag if system_flag is not None else t.default_system
     if msgs and msgs[0]["role"] == "assistant":
@@ -134,30 +160,42 @@ def swift_chunks(
         msgs.append({"role": "assistant", "content": None})
     contexts: list[tuple[str, float]] = []
     if system:
-        contexts.append((_SYSTEM_PREFIX.replace("{{SYSTEM}}", system), 0.0))
+        contexts.append((_SYSTEM_PREFIX.replace("{{SYSTEM}}", system), other))
     rounds = list(zip(msgs[::2], msgs[1::2], strict=True))
     for i, (query, reply) in enumerate(rounds):
         if query["role"] not in ("user", "tool") or reply["role"] != "assistant":
             return None  # swift asserts the roles alternate (base.py:1448-1449)
         if query["role"] == "tool":
-            contexts += [(c, 0.0) for c in query["content"]]
+            contexts += [(c, other) for c in query["content"]]
         else:
-            contexts.append((_PROMPT.replace("{{QUERY}}", query["content"]), 0.0))
+            contexts.append((_PROMPT.replace("{{QUERY}}", query["content"]), other))
         last = i == len(rounds) - 1
+        trained = strategy != "last_round" or last
         if not last:
-            contexts += _reply_contexts(reply, t)
+            contexts += _reply_contexts(reply, t, trained)
             if rounds[i + 1][0]["role"] != "tool":
-                contexts.append((_CHAT_SEP, 0.0))
+                contexts.append((_CHAT_SEP, other))
         elif reply["content"] is not None:
-            contexts += _reply_contexts(reply, t)
+            contexts += _reply_contexts(reply, t, trained)
             text = reply["content"]
             text = text[-1] if isinstance(text, list) else text
             stops = (*t.stop_words, _SUFFIX.strip(), eos or "")
             if not sep and not any(s and text.endswith(s) for s in stops):
                 contexts.append((_SUFFIX, 1.0))
         else:  # no reply: the response prefix (_get_response_prefix, base.py:192-205)
-            contexts.append((t.non_thinking_prefix or t.thinking_prefix, 0.0))
+            contexts += _masked_think(t.non_thinking_prefix or t.thinking_prefix, other, t)
     return _join_equal_weights(contexts)
+
+
+def _map_first(content, change):
+    """swift changes only the first part of a merged (list) reply."""
+    if isinstance(content, list):
+        return (
+            [change(content[0]), *content[1:]]
+            if content and isinstance(content[0], str)
+            else content
+        )
+    return change(content) if isinstance(content, str) else content
 
 
 def _is_text(content) -> bool:
@@ -228,32 +266,33 @@ def _merge_turns(msgs: list[dict], t: ChatmlTemplate) -> list[dict] | None:
     return out
 
 
-def _reply_contexts(reply: dict, t: ChatmlTemplate) -> list[tuple[str, float]]:
-    """A reply's pieces and loss weights (swift/loss_scale/base.py:66-127); qwen3 masks the
-    empty think block (ignore_empty_think, added by template_args.py:171-178)."""
+def _reply_contexts(reply: dict, t: ChatmlTemplate, trained: bool) -> list[tuple[str, float]]:
+    """A reply's pieces and loss weights (swift/loss_scale/base.py:66-127): an explicit "loss"
+    wins, else the strategy's choice (`trained`); qwen3 masks the empty think block
+    (ignore_empty_think, added by template_args.py:171-178)."""
     loss = reply.get("loss")
-    weight = 0.0 if loss is not None and not loss else 1.0
+    weight = (1.0 if loss else 0.0) if loss is not None else (1.0 if trained else 0.0)
     parts = reply["content"] if isinstance(reply["content"], list) else [reply["content"]]
-    out = []
-    for part in parts:
-        match = _EMPTY_THINK.match(part) if t.non_thinking_prefix and weight else None
-        if match and match.end():
-            out += [(part[: match.end()], 0.0), (part[match.end() :], weight)]
-        else:
-            out.append((part, weight))
-    return out
+    return [piece for part in parts for piece in _masked_think(part, weight, t)]
 
 
-def _join_equal_weights(contexts: list[tuple[str, float]]) -> list[str]:
+def _masked_think(text: str, weight: float, t: ChatmlTemplate) -> list[tuple[str, float]]:
+    """ignore_empty_think (loss_scale/config/ignore_empty_think.json): an empty think block at
+    the start of a weighted piece gets no loss. swift adds it for hybrid thinking templates."""
+    match = _EMPTY_THINK.match(text) if t.non_thinking_prefix and weight else None
+    if match and match.end():
+        return [(text[: match.end()], 0.0), (text[match.end() :], weight)]
+    return [(text, weight)]
+
+
+def _join_equal_weights(contexts: list[tuple[str, float]]) -> list[tuple[str, float]]:
     """Empty pieces vanish first (_split_special_tokens), so their neighbours can join."""
-    chunks: list[str] = []
-    weights: list[float] = []
+    out: list[tuple[str, float]] = []
     for text, weight in contexts:
         if not text:
             continue
-        if chunks and weights[-1] == weight:
-            chunks[-1] += text
+        if out and out[-1][1] == weight:
+            out[-1] = (out[-1][0] + text, weight)
         else:
-            chunks.append(text)
-            weights.append(weight)
-    return chunks
+            out.append((text, weight))
+    return out

@@ -15,16 +15,21 @@ BOS/EOS handling can differ by a few tokens). Assumes --loss_scale default.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from swiftkit.data.bounds import RowBounds, bound_rules
 from swiftkit.data.hubcache import TOKENIZER_FILE
 from swiftkit.data.hubcache import find_local_tokenizer as find_local_tokenizer  # re-exported
+from swiftkit.data.lengthcache import files_digest
+from swiftkit.data.lengthcontext import LengthContext
 from swiftkit.data.templates import (
+    _SUFFIX,
     TEMPLATES,
     detect_template,
-    swift_chunks,
+    swift_contexts,
     token_text,
     tokenizer_config,
 )
@@ -37,6 +42,7 @@ def token_lengths(
     *,
     system: str | None = None,
     template: str | None = None,
+    loss_scale: str = "default",
 ) -> list[int]:
     """The length swift's template gives each row ([{role, content}] as rows_to_messages makes).
 
@@ -46,27 +52,98 @@ def token_lengths(
     template rejects (a system message after the first turn, content that is not text) gets 0:
     swift drops it while encoding.
     """
-    tokenizer_dir = Path(tokenizer_dir)
-    tokenizer = _load_tokenizer(tokenizer_dir)
-    config = tokenizer_config(tokenizer_dir)
-    eos = token_text(config.get("eos_token"))
-    name = template or detect_template(tokenizer_dir)
-    meta = TEMPLATES.get(name or "")
-    extra, has_sep = 0, False
-    if meta is not None and meta.auto_add_bos:  # BOS and EOS the tokenizer adds (base.py:1425-1432)
-        with_special = tokenizer.encode("a", add_special_tokens=True).ids
-        single = tokenizer.encode("a", add_special_tokens=False).ids
-        extra = len(with_special) - 1
-        has_sep = with_special.index(single[0]) + 1 < len(with_special)
-    chunked = []
-    for messages in rows:
-        if meta is not None:
-            chunked.append(swift_chunks(messages, meta, system, eos, has_sep))
-        else:
-            chunked.append(jinja_chunks(messages, config, system))
-    flat = [c for chunks in chunked if chunks for c in chunks]
-    counts = iter(len(e.ids) for e in tokenizer.encode_batch(flat, add_special_tokens=False))
-    return [sum(next(counts) for _ in chunks) + extra if chunks else 0 for chunks in chunked]
+    encoder = RowEncoder.load(
+        tokenizer_dir, system=system, template=template, loss_scale=loss_scale
+    )
+    return [total for total, _label in encoder.count([encoder.contexts(m) for m in rows])]
+
+
+class RowEncoder:
+    """swift's template and the model's tokenizer for one plan: rows -> (tokens, label tokens).
+
+    `contexts(messages)` gives the (string, loss weight) pieces swift tokenizes one by one
+    (templates.swift_contexts for swift's chatml family, the rendered Jinja template otherwise);
+    `count(pieces)` batch-encodes them with the Rust tokenizer (encode_batch, add_special_tokens
+    False as swift encodes pieces) and adds the BOS/EOS the tokenizer adds to a whole row
+    (base.py:1425-1432). Label tokens are the ones with a loss weight (what logits_to_keep keeps
+    at batch size 1, trainers/mixin.py prepare_logits_to_keep); None for Jinja templates.
+    """
+
+    def __init__(self, tokenizer, config, meta, system, loss_scale, extra, has_sep) -> None:
+        self.tokenizer, self.config, self.meta = tokenizer, config, meta
+        self.system, self.loss_scale = system, loss_scale
+        self.extra, self.has_sep = extra, has_sep
+        self.eos = token_text(config.get("eos_token"))
+        self._suffix_ids: list[int] | None = None
+
+    @classmethod
+    def load(
+        cls,
+        tokenizer_dir: Path,
+        *,
+        system: str | None = None,
+        template: str | None = None,
+        loss_scale: str = "default",
+    ) -> RowEncoder:
+        tokenizer_dir = Path(tokenizer_dir)
+        tokenizer = _load_tokenizer(tokenizer_dir)
+        meta = TEMPLATES.get(template or detect_template(tokenizer_dir) or "")
+        extra, has_sep = 0, False
+        if meta is not None and meta.auto_add_bos:  # BOS/EOS the tokenizer adds (base.py:1425-32)
+            with_special = tokenizer.encode("a", add_special_tokens=True).ids
+            single = tokenizer.encode("a", add_special_tokens=False).ids
+            extra = len(with_special) - 1
+            has_sep = with_special.index(single[0]) + 1 < len(with_special)
+        config = tokenizer_config(tokenizer_dir)
+        return cls(tokenizer, config, meta, system, loss_scale or "default", extra, has_sep)
+
+    def contexts(self, messages: list[dict]) -> list[tuple[str, float]] | None:
+        if self.meta is not None:
+            return swift_contexts(
+                messages, self.meta, self.system, self.eos, self.has_sep, self.loss_scale
+            )
+        chunks = jinja_chunks(messages, self.config, self.system)
+        return None if chunks is None else [(c, -1.0) for c in chunks]
+
+    def count(self, rows: Sequence[list[tuple[str, float]] | None]) -> list[tuple[int, int | None]]:
+        """(tokens, label tokens) per row; (0, 0) for a row swift's template rejects.
+
+        Labels also cover the template suffix that opens a masked stretch after a reply, as
+        swift's Template._add_dynamic_eos (base.py:1241-1255) labels it, and never the first
+        token (Template.encode, base.py:1649-1650)."""
+        flat = [text for pieces in rows if pieces for text, _w in pieces]
+        encodings = iter(self.tokenizer.encode_batch(flat, add_special_tokens=False))
+        out: list[tuple[int, int | None]] = []
+        for pieces in rows:
+            if not pieces:
+                out.append((0, 0))
+                continue
+            total = label = 0
+            found = [next(encodings) for _ in pieces]
+            for i, ((_text, weight), encoding) in enumerate(zip(pieces, found, strict=True)):
+                n = len(encoding)
+                total += n
+                if weight > 0:
+                    label += n
+                elif i and pieces[i - 1][1] > 0 and (i + 1 == len(pieces) or pieces[i + 1][1] > 0):
+                    label += self._dynamic_eos(encoding)
+            if pieces[0][1] > 0 and len(found[0]) and self.extra <= self.has_sep:
+                label -= 1  # swift never trains on the first token (base.py:1650)
+            out.append((total + self.extra, label if pieces[0][1] >= 0 else None))
+        return out
+
+    def count_texts(self, texts: list[str]) -> list[int]:
+        """Tokens of each string encoded on its own (no special tokens added)."""
+        return [len(e) for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
+
+    def _dynamic_eos(self, encoding) -> int:
+        if self.meta is None:
+            return 0
+        if self._suffix_ids is None:
+            suffix = self.tokenizer.encode(_SUFFIX, add_special_tokens=False).ids
+            self._suffix_ids = suffix
+        k = len(self._suffix_ids)
+        return k if len(encoding) >= k and encoding.ids[:k] == self._suffix_ids else 0
 
 
 def label_token_counts(rows: Sequence[list[dict]], tokenizer_dir: Path | None) -> list[int]:
@@ -154,3 +231,45 @@ def jinja_chunks(messages: list[dict], config: dict, system_flag: str | None) ->
     except jinja2.exceptions.TemplateError:
         return None
     return [text]
+
+
+def length_context(
+    model: str | None,
+    base_dir: Path,
+    *,
+    template: str | None = None,
+    system: str | None = None,
+    loss_scale: str | None = None,
+    max_length: int | None = None,
+    progress=None,
+) -> tuple[LengthContext, dict]:
+    """How a plan measures rows, and the cache key parts that go with it.
+
+    With a local tokenizer (find_local_tokenizer) rows are measured exactly as swift encodes
+    them, tokenizing only the rows the bounds cannot settle; without one every length is an upper
+    bound from UTF-8 bytes (swiftkit.data.bounds.upper_without_tokenizer).
+    """
+    tok_dir = find_local_tokenizer(model, base_dir) if model else None
+    loss_scale = loss_scale or "default"
+    if tok_dir is None:
+        ctx = LengthContext(None, system, max_length, progress=progress)
+        return ctx, {"tokenizer": None, "system": _digest(system)}
+
+    def load() -> tuple[RowEncoder, RowBounds]:
+        encoder = RowEncoder.load(tok_dir, system=system, template=template, loss_scale=loss_scale)
+        rules = bound_rules(encoder.tokenizer, encoder.extra)
+        return encoder, RowBounds(rules, encoder.meta, system, loss_scale, encoder.count_texts)
+
+    names = (TOKENIZER_FILE, "tokenizer_config.json", "args.json")
+    key = {
+        "tokenizer": files_digest([tok_dir / name for name in names]),
+        "template": template or detect_template(tok_dir),
+        "system": _digest(system),  # a prompt's text is not written to the cache
+        "loss_scale": loss_scale,
+        "max_length": max_length,
+    }
+    return LengthContext(load, system, max_length, progress=progress), key
+
+
+def _digest(text: str | None) -> str | None:
+    return None if text is None else hashlib.blake2b(text.encode(), digest_size=16).hexdigest()

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from swiftkit.data.profile import LengthProfile
 from swiftkit.plan.disk import DiskPlan, plan_disk
 from swiftkit.plan.lrscale import lr_note as make_lr_note
 from swiftkit.plan.memplan import MemoryPlan, plan_memory
@@ -19,8 +20,11 @@ from swiftkit.plan.rowplan import (
     DatasetPlan,
     count_rows,
     inspect_datasets,
+    length_profile,
     placeholder_findings,
+    rows_for_memory,
     token_lengths,
+    with_lengths,
 )
 from swiftkit.plan.schedule import Schedule, make_schedule
 from swiftkit.plan.stepchecks import (
@@ -70,6 +74,7 @@ class Plan:
     launch: LaunchEnv | None = None  # each launch value with its source
     nodes: tuple[NodeRow, ...] = ()  # one row per node
     time: TimeEstimate | None = None
+    token_lengths: LengthProfile | None = None  # the local datasets' length profile
 
     @property
     def ok(self) -> bool:
@@ -115,6 +120,7 @@ class Plan:
             "errors": list(self.errors),
             "notes": list(self.notes),
             "time": self.time.to_json() if self.time else None,
+            "token_lengths": self.token_lengths.to_json() if self.token_lengths else None,
         }
         return out
 
@@ -127,7 +133,9 @@ def make_plan(
     gpus: Sequence[str] = (),
     detected: Sequence[Any] = (),
     run_id: str | None = None,
+    progress=None,
 ) -> Plan:
+    """The plan for a recipe. progress(what, done, total) hears about long dataset reads."""
     base = base_dir or Path.cwd()
     launch = launch_values(recipe, environ, run_id=run_id)
     env = launch.env
@@ -143,10 +151,11 @@ def make_plan(
                          detected_gpus=len(detected) or None, errors=findings.errors,
                          notes=findings.notes, sources=sources)  # fmt: skip
 
-    stats = inspect_datasets(recipe, resolved, base, findings)
-    over, longest, have_tokenizer, profile = {}, None, False, None
+    stats = inspect_datasets(recipe, resolved, base, findings, progress)
+    over, longest, have_tokenizer, longest_exact = {}, None, False, False
     if not findings.errors:
-        over, longest, have_tokenizer, profile = token_lengths(resolved, stats, base)
+        over, longest, have_tokenizer, longest_exact = token_lengths(resolved, stats)
+    profile = length_profile(stats, resolved.get("max_length"))
 
     had_errors = bool(findings.errors)  # e.g. a ratio out of range: already reported
 
@@ -155,6 +164,7 @@ def make_plan(
             findings.errors.append(f"{recipe.location('split_dataset_ratio')}: {message}")
 
     plans, train_rows, val_rows, exact = count_rows(stats, resolved, over, split_error)
+    plans = with_lengths(plans, stats)
     if stats and not have_tokenizer and resolved.get("truncation_strategy") == "delete":
         findings.notes.append(
             "row counts are an upper bound: the tokenizer is not local, so rows longer than "
@@ -220,7 +230,7 @@ def make_plan(
             base,
             world_size=world_size,
             longest_row_tokens=longest,
-            profile=profile,
+            profile=rows_for_memory(stats),
             gpus=gpus,
             findings=findings,
             detected=detected,
@@ -250,7 +260,7 @@ def make_plan(
         val_rows=val_rows,
         rows_exact=exact,
         longest_row_tokens=longest,
-        longest_row_exact=have_tokenizer,
+        longest_row_exact=longest_exact,
         max_length_tokens=resolved.get("max_length"),
         schedule=schedule,
         learning_rate=lr,
@@ -264,4 +274,5 @@ def make_plan(
         launch=launch,
         nodes=node_rows(launch, schedule),
         time=time_estimate,
+        token_lengths=profile,
     )

@@ -1,18 +1,21 @@
 """The rows part of a plan: each dataset's rows after `#N` sampling, the validation split and
-the max_length filter, the longest row in tokens, and the {{NAME}}/{{AUTHOR}} findings.
+the max_length filter, the longest row in tokens, the length profile, and the {{NAME}}/{{AUTHOR}}
+findings.
 
-Exact token lengths need the model's tokenizer on disk; without it the longest row is bounded
-by its UTF-8 bytes and over-long rows cannot be counted.
+Each dataset file is read once (swiftkit.data.scan: row checks and token lengths in one pass,
+cached per file). Exact token lengths need the model's tokenizer on disk; without it the longest
+row is bounded by its UTF-8 bytes and over-long rows cannot be counted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from swiftkit.data import datasets as ds
+from swiftkit.data.profile import LengthProfile, LengthSummary, make_profile, mean_tokens
 from swiftkit.data.selfcog import SELF_COGNITION_SUBSETS, is_self_cognition, unknown_subsets
 from swiftkit.errors import DatasetError
 from swiftkit.recipe.checks import Findings
@@ -30,20 +33,46 @@ class DatasetPlan:
     rows_over_max_length: int | None
     placeholder_rows: int
     role: str  # "train" (split by split_dataset_ratio) or "val" (val_dataset)
+    longest_row_tokens: int | None = None  # longest row swift keeps (exact with a tokenizer)
+    longest_label_tokens: int | None = None  # most labelled (loss) tokens in one kept row
 
 
 def inspect_datasets(
-    recipe: Recipe, resolved: Mapping[str, Any], base_dir: Path, findings: Findings
+    recipe: Recipe,
+    resolved: Mapping[str, Any],
+    base_dir: Path,
+    findings: Findings,
+    progress=None,
 ) -> list[tuple[ds.DatasetStats, str]]:
+    """Each dataset read once: swift's row checks and the token lengths (data.scan)."""
+    from swiftkit.data import tokens
+
+    ctx, key = None, None
+    if any(resolved.get(k) for k in ("dataset", "val_dataset")):
+        ctx, key = tokens.length_context(
+            resolved.get("model"),
+            base_dir,
+            template=resolved.get("template"),
+            system=resolved.get("system"),
+            loss_scale=resolved.get("loss_scale"),
+            max_length=resolved.get("max_length"),
+            progress=progress,
+        )
     out = []
-    for role, key in (("train", "dataset"), ("val", "val_dataset")):
-        for raw in resolved.get(key) or ():
+    for role, key_name in (("train", "dataset"), ("val", "val_dataset")):
+        for raw in resolved.get(key_name) or ():
             try:
                 spec = ds.parse_dataset_spec(raw, base_dir=base_dir)
             except DatasetError as e:
-                findings.errors.append(f"{recipe.location(key)}: {e}")
+                findings.errors.append(f"{recipe.location(key_name)}: {e}")
                 continue
-            out.append((ds.inspect_dataset(spec, findings.errors), role))
+            try:
+                stats = ds.inspect_dataset(spec, findings.errors, ctx, key)
+            except DatasetError as e:  # the tokenizer cannot be read: count rows without it
+                findings.errors.append(f"{recipe.location('model')}: {e}")
+                ctx = key = None
+                stats = ds.inspect_dataset(spec, findings.errors)
+            out.append((stats, role))
     return out
 
 
@@ -116,64 +145,70 @@ def length_drops(
     return drops[0], drops[1], exact
 
 
-# Without a local tokenizer: any byte-level BPE (Qwen, Llama 3) or byte-fallback tokenizer
-# makes at most one token per UTF-8 byte, so the bytes of the templated text bound the tokens.
-# Per message, room for the role markers; per row, room for a default system prompt and BOS.
-_MESSAGE_OVERHEAD_BYTES = 32
-_DEFAULT_SYSTEM_BYTES = 256
-
-
-def _byte_upper_bound(messages: list[dict], system: str | None) -> int:
-    text = sum(len(str(m.get("content") or "").encode("utf-8")) for m in messages)
-    has_system = any(m.get("role") == "system" for m in messages)
-    system_bytes = (
-        0 if has_system else (len(system.encode("utf-8")) if system else _DEFAULT_SYSTEM_BYTES)
-    )
-    return text + system_bytes + _MESSAGE_OVERHEAD_BYTES * (len(messages) + 1)
+def token_lengths(resolved, stats):
+    """(rows over max_length per spec, longest kept row in tokens, tokenizer local?, longest
+    proved?) from the lengths the one read of each dataset measured. With a local tokenizer the
+    counts are exact and the longest row is exact when proved within the work limit
+    (data.lengthscan), else the longest the tokenizer saw; without one it is an upper bound from
+    the rows' UTF-8 bytes, and over-long rows are not counted."""
+    max_length = resolved.get("max_length")
+    over: dict[str, int | None] = {}
+    longest, tokenized, proved = 0, True, True
+    for st, _role in stats:
+        lengths = st.lengths
+        if lengths is None or st.rows is None:
+            continue
+        tokenized = tokenized and lengths.source == "tokenizer"
+        proved = proved and lengths.longest_kept_exact
+        longest = max(longest, lengths.longest_kept or 0)
+        if lengths.source != "tokenizer" or not max_length:
+            continue
+        if resolved.get("truncation_strategy") == "delete":
+            over[st.spec.raw] = lengths.over_max_length
+        elif lengths.over_max_length:  # left/right: long rows are cut to max_length, not dropped
+            longest = max(longest, max_length)
+    measured = any(st.lengths is not None and st.rows is not None for st, _ in stats)
+    tokenized = measured and tokenized
+    return over, longest or None, tokenized, tokenized and proved
 
 
 @dataclass(frozen=True)
-class LengthProfile:
-    """What the memory estimate needs of the rows besides the longest one."""
+class RowsForMemory:
+    """What the memory estimate needs of the rows besides the longest kept one (upper bounds
+    from their bytes when the tokenizer is not local)."""
 
-    mean_tokens: int | None  # the mean row
-    longest_label_tokens: int | None  # the most tokens any row trains on (logits_to_keep)
+    mean_tokens: int | None  # the mean row: how much the allocator's blocks vary
+    longest_label_tokens: int | None  # the most tokens a row trains on (logits_to_keep)
 
 
-def token_lengths(resolved, stats, base_dir):
-    """(rows over max_length per spec, longest row in tokens, exact?, LengthProfile) for the
-    local datasets.
+def rows_for_memory(stats) -> RowsForMemory | None:
+    parts = [st.lengths for st, _role in stats if st.lengths is not None and st.rows is not None]
+    merged = LengthSummary.merge(parts)
+    if merged is None:
+        return None
+    return RowsForMemory(mean_tokens(merged), merged.longest_label)
 
-    Exact with a local tokenizer; otherwise an upper bound from the rows' UTF-8 bytes, and no
-    count of over-long rows.
-    """
-    from swiftkit.data import tokens
 
-    model = resolved.get("model")
-    tok_dir = tokens.find_local_tokenizer(model, base_dir) if model else None
-    max_length = resolved.get("max_length")
-    system = resolved.get("system")
-    over: dict[str, int | None] = {}
-    longest, total, count, labels = 0, 0, 0, 0
-    for st, _role in stats:
-        if st.spec.local_path is None or st.rows is None:
+def length_profile(stats, max_length: int | None) -> LengthProfile | None:
+    """The token-length profile of all local datasets together (train and validation files)."""
+    parts = [st.lengths for st, _role in stats if st.lengths is not None and st.rows is not None]
+    merged = LengthSummary.merge(parts)
+    return make_profile(merged, max_length) if merged else None
+
+
+def with_lengths(plans: list[DatasetPlan], stats) -> list[DatasetPlan]:
+    """Each dataset's longest kept row and most labelled tokens, beside its counts."""
+    out = []
+    for plan, (st, _role) in zip(plans, stats, strict=True):
+        lengths = st.lengths
+        if lengths is None:
+            out.append(plan)
             continue
-        rows = ds.read_messages(st.spec.local_path)
-        if tok_dir is None:
-            lengths = [_byte_upper_bound(m, system) for m in rows]
-        else:
-            lengths = tokens.token_lengths(
-                rows, tok_dir, system=system, template=resolved.get("template")
-            )
-        if not lengths:
-            continue
-        longest = max(longest, max(lengths))
-        total, count = total + sum(lengths), count + len(lengths)
-        labels = max(labels, max(tokens.label_token_counts(rows, tok_dir)))
-        if tok_dir is not None and max_length and resolved.get("truncation_strategy") == "delete":
-            over[st.spec.raw] = sum(n > max_length for n in lengths)
-    profile = LengthProfile(round(total / count) if count else None, labels or None)
-    return over, longest or None, tok_dir is not None, profile
+        label = lengths.longest_label if lengths.source == "tokenizer" else None
+        out.append(
+            replace(plan, longest_row_tokens=lengths.longest_kept, longest_label_tokens=label)
+        )
+    return out
 
 
 def placeholder_findings(recipe, resolved, stats, findings) -> bool:

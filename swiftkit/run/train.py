@@ -38,27 +38,32 @@ class RunSummary:
 
 
 def _filled_datasets(
-    recipe: Recipe, resolved, run_dir: Path, base_dir: Path, key: str = "dataset"
+    plan: Plan, resolved, run_dir: Path, base_dir: Path, key: str = "dataset"
 ) -> list[str]:
     """Each local dataset (of `key`: dataset or val_dataset) with {{NAME}}/{{AUTHOR}} becomes a
-    filled copy in the run directory."""
+    filled copy in the run directory, streamed row by row. The plan's read of each dataset
+    already counted its placeholder rows: the others are not read again."""
     names, authors = resolved.get("model_name"), resolved.get("model_author")
+    role = "train" if key == "dataset" else "val"
+    counted = {d.spec: d.placeholder_rows for d in plan.datasets if d.role == role}
     out = []
     for raw in resolved.get(key) or ():
         spec = ds.parse_dataset_spec(raw, base_dir=base_dir)
-        if spec.local_path is None or not spec.local_path.is_file():
-            out.append(raw)
-            continue
-        rows = ds.read_rows(spec.local_path)
-        filled = ds.fill_placeholders(rows, name=names, author=authors)
-        if filled == rows:
+        if spec.local_path is None or not spec.local_path.is_file() or not counted.get(raw, 1):
             out.append(raw)
             continue
         target = run_dir / "datasets" / f"{spec.local_path.stem}.filled.jsonl"
         target.parent.mkdir(exist_ok=True)
+        changed = False
         with target.open("w", encoding="utf-8") as f:
-            for row in filled:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            for row in ds.iter_rows(spec.local_path):
+                filled = ds.fill_placeholders([row], name=names, author=authors)[0]
+                changed = changed or filled != row
+                f.write(json.dumps(filled, ensure_ascii=False) + "\n")
+        if not changed:
+            target.unlink()
+            out.append(raw)
+            continue
         suffix = f"#{spec.sample_rows}" if spec.sample_rows is not None else ""
         out.append(f"{target}{suffix}")
     return out
@@ -87,7 +92,7 @@ def prepare_run(
     if plan.fills_placeholders:
         for key in ("dataset", "val_dataset"):  # swift fills neither in a local file
             if resolved.get(key):
-                args[key] = _filled_datasets(recipe, resolved, run_dir, base_dir, key)
+                args[key] = _filled_datasets(plan, resolved, run_dir, base_dir, key)
     argv = swift_argv(args, run_dir=run_dir)
     write_provenance(
         run_dir,

@@ -285,3 +285,32 @@ def test_lengths_equal_swifts_encode(tiny_model, template, system):
 @pytest.mark.slow
 def test_template_comes_from_args_json(tiny_model):
     assert tokens.detect_template(tiny_model) == "qwen2_5"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("template", "strategy"),
+    [("qwen2_5", "default"), ("qwen3", "last_round"), ("qwen3", "all")],
+)
+def test_lengths_and_labels_follow_the_loss_scale_strategy(tiny_model, template, strategy):
+    """--loss_scale last_round / all change which pieces carry a loss (and so how swift joins
+    them before tokenizing) and, on thinking templates, what history keeps."""
+    from swift import get_processor, get_template
+
+    loss_scale = f"{strategy}+ignore_empty_think" if template == "qwen3" else strategy
+    processor = get_processor(str(tiny_model))
+    swift_template = get_template(processor, template_type=template, loss_scale=loss_scale)
+    swift_template.set_mode("train")
+    history_think = [U("q1"), A("<think>\nfirst\n</think>\n\n  a1 "), U("q2"), A("a2")]
+    rows = [*ROWS, history_think]
+    expected = []
+    for row in rows:
+        try:
+            encoded = swift_template.encode({"messages": row}, return_length=True)
+        except Exception:  # swift drops the row while encoding
+            expected.append((0, 0))
+            continue
+        labels = sum(label != -100 for label in encoded["labels"])
+        expected.append((encoded["length"], labels))
+    encoder = tokens.RowEncoder.load(tiny_model, template=template, loss_scale=loss_scale)
+    assert encoder.count([encoder.contexts(row) for row in rows]) == expected

@@ -121,3 +121,42 @@ def test_absurd_step_counts_are_refused_quickly(tmp_path, monkeypatch):
         f"{path.resolve()}:3: max_steps makes 1,000,000,000 optimizer updates, more than "
         "1,000,000. Check max_steps and num_train_epochs.",
     )
+
+
+def test_length_profile_and_rows_dropped_with_a_local_tokenizer(tmp_path, monkeypatch):
+    """The one read of the dataset gives the max_length filter, the longest kept row and the
+    profile; with this few rows every row is tokenized, so all of it is exact."""
+    from swiftkit.cli.render import render_plan
+    from swiftkit.data import tokens
+    from swiftkit.tiny.tokenizer import save_tokenizer, train_tokenizer
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m").mkdir()
+    save_tokenizer(train_tokenizer(), tmp_path / "m")
+    (tmp_path / "m" / "args.json").write_text('{"template": "qwen2_5"}')
+    rows = []
+    for i in range(40):
+        reply = "The answer is long. " * (30 if i % 4 == 0 else 1)
+        system = [{"role": "system", "content": "Be brief."}] if i % 3 == 0 else []
+        turn = [
+            {"role": "user", "content": f"Question {i}?"},
+            {"role": "assistant", "content": reply},
+        ]
+        rows.append({"messages": system + turn * (2 if i % 5 == 0 else 1)})
+    (tmp_path / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "r.yaml").write_text("model: m\ndataset: d.jsonl\nmax_length: 100\n")
+    lengths = tokens.token_lengths([r["messages"] for r in rows], tmp_path / "m")
+    kept = [n for n in lengths if n <= 100]
+    plan = make_plan(load_recipe("r.yaml"), environ={})
+    assert plan.errors == ()
+    assert (plan.train_rows, plan.longest_row_tokens, plan.longest_row_exact) == (
+        len(kept), max(kept), True)  # fmt: skip
+    t = plan.to_json()["token_lengths"]
+    assert (t["exact"], t["max"], t["max_exact"], t["rows"]) == (True, max(lengths), True, 40)
+    assert (t["kept_at_max_length"], t["dropped_at_max_length"]) == (len(kept), 40 - len(kept))
+    assert t["p50"] == sorted(lengths)[19] and t["max_length_for_99"] == t["p99"]
+    assert t["mean"] == round(sum(lengths) / 40)
+    assert plan.datasets[0].longest_row_tokens == max(kept)
+    assert 0 < plan.datasets[0].longest_label_tokens < max(kept)
+    text = render_plan(plan)
+    assert f"max_length 100: {len(kept)} rows fit, {40 - len(kept)} are longer" in text

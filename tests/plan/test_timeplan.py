@@ -49,11 +49,17 @@ def test_gpu_time_uses_public_logs_and_no_card_means_no_time(monkeypatch):
     assert any(n.startswith("time: not estimated (no GPU is named)") for n in unknown.notes)
 
 
-def _stats(path):
+def _stats(path, resolved):
+    """The datasets read as the plan reads them: row checks and token lengths in one pass."""
     from swiftkit.data import datasets as ds
+    from swiftkit.data import tokens
 
+    ctx, key = tokens.length_context(
+        resolved["model"], path.parent, system=resolved.get("system"),
+        max_length=resolved.get("max_length"),
+    )  # fmt: skip
     spec = ds.parse_dataset_spec(str(path), base_dir=path.parent)
-    return [(ds.inspect_dataset(spec, []), "train")]
+    return [(ds.inspect_dataset(spec, [], ctx, key), "train")]
 
 
 def test_row_lengths_drop_or_cut_long_rows_and_fill_placeholders(tmp_path, tiny_model):
@@ -66,13 +72,12 @@ def test_row_lengths_drop_or_cut_long_rows_and_fill_placeholders(tmp_path, tiny_
     path = tmp_path / "d.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     base = {"model": str(tiny_model), "max_length": 64, "system": "s"}
-    dropped, exact = row_lengths({**base, "truncation_strategy": "delete"}, _stats(path), tmp_path)
-    cut, _ = row_lengths({**base, "truncation_strategy": "right"}, _stats(path), tmp_path)
-    assert exact and len(dropped["train"]) == 1 and cut["train"][1] == 64
+    delete = {**base, "truncation_strategy": "delete"}
+    right = {**base, "truncation_strategy": "right"}
+    dropped, exact = row_lengths(delete, _stats(path, delete), tmp_path)
+    cut, _ = row_lengths(right, _stats(path, right), tmp_path)
+    assert exact and len(dropped["train"]) == 1 and max(cut["train"]) == 64
     assert dropped["val"] == dropped["train"]  # no val_dataset: the split comes from these rows
-    named, _ = row_lengths(
-        {**base, "truncation_strategy": "delete", "model_name": "a much longer model name"},
-        _stats(path),
-        tmp_path,
-    )
+    named = {**delete, "model_name": "a much longer model name"}
+    named, _ = row_lengths(named, _stats(path, named), tmp_path)
     assert named["train"][0] > dropped["train"][0]
