@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from swiftkit.errors import RecipeError
-from swiftkit.recipe.yamlfile import YamlDocument
+from swiftkit.recipe.yamlfile import YamlDocument, read_recipe_text
 
 _WHITESPACE = " \t\n\r"
 
@@ -46,14 +46,7 @@ def read_json_mapping(path: Path) -> YamlDocument:
     Raises RecipeError when the file cannot be read as an object at all; a key set twice is
     returned in `problems` (its last value kept, as json.load keeps it).
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as e:
-        msg = f"{path}: file not found. Check the path, or run python -m swiftkit ls."
-        raise RecipeError(msg) from e
-    except (OSError, UnicodeDecodeError) as e:
-        msg = f"{path}: cannot be read ({e}). Check the file's permissions and encoding (UTF-8)."
-        raise RecipeError(msg) from e
+    text = read_recipe_text(path)
     problems: list[str] = []
     values: dict[str, Any] = {}
     lines: dict[str, int] = {}

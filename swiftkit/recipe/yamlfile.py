@@ -98,14 +98,8 @@ def _syntax_message(path: Path, exc: yaml.YAMLError) -> str:
     return f"{where}: invalid YAML: {problem}. {hint}"
 
 
-def read_yaml_mapping(path: Path) -> YamlDocument:
-    """Parse `path` as a recipe file.
-
-    Raises RecipeError when the file cannot be read as a mapping at all (missing, unreadable,
-    YAML syntax, not a mapping). A key set twice keeps its last value, as yaml.safe_load in
-    swift's own config loader (swift/cli/main.py parse_yaml_args) does, and is returned in
-    `problems` with anything else wrong inside the file, to be reported with the other checks.
-    """
+def read_recipe_text(path: Path) -> str:
+    """A recipe file's text; RecipeError naming the file when it is missing or unreadable."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as e:
@@ -114,6 +108,18 @@ def read_yaml_mapping(path: Path) -> YamlDocument:
     except (OSError, UnicodeDecodeError) as e:
         msg = f"{path}: cannot be read ({e}). Check the file's permissions and encoding (UTF-8)."
         raise RecipeError(msg) from e
+    return text
+
+
+def read_yaml_mapping(path: Path) -> YamlDocument:
+    """Parse `path` as a recipe file.
+
+    Raises RecipeError when the file cannot be read as a mapping at all (missing, unreadable,
+    YAML syntax, not a mapping). A key set twice keeps its last value, as yaml.safe_load in
+    swift's own config loader (swift/cli/main.py parse_yaml_args) does, and is returned in
+    `problems` with anything else wrong inside the file, to be reported with the other checks.
+    """
+    text = read_recipe_text(path)
 
     try:
         loader = yaml.SafeLoader(text)
