@@ -32,7 +32,7 @@ def add_fit_args(p: argparse.ArgumentParser, *, flag: str) -> None:
         type=float,
         metavar="GiB",
         help="memory to leave free on the card when fitting (default: what the 'fits' verdict "
-        f"leaves, {TIGHT_FRACTION:.0%} of the card)",
+        f"leaves, {TIGHT_FRACTION:.0%}% of the card)",
     )
 
 

@@ -89,3 +89,17 @@ def test_every_documented_subcommand_is_registered(capsys):
         assert name in commands
         assert f"python -m swiftkit {name}" in readme
     assert "sbatch" in commands and "python -m swiftkit sbatch" in readme
+
+
+def test_every_help_is_written_for_users(capsys):
+    """`swiftkit --help` and each subcommand's help print (argparse expands % in help texts, so
+    a stray one is a traceback) and name no internal .py file."""
+    from swiftkit.cli.main import build_parser
+
+    commands = build_parser()._subparsers._group_actions[0].choices
+    for argv in ([], *([name] for name in commands)):
+        with pytest.raises(SystemExit) as stop:
+            main([*argv, "--help"])
+        out, err = capsys.readouterr()
+        assert stop.value.code == 0, (argv, err)
+        assert "usage: swiftkit" in out and ".py" not in out, argv
