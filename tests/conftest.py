@@ -65,6 +65,21 @@ def _no_launch_environment():
         yield
 
 
+@pytest.fixture
+def in_repo(monkeypatch):
+    """Run the test from the repository root, where `recipes/NAME` resolves."""
+    monkeypatch.chdir(REPO_ROOT)
+
+
+def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
+    """`swiftkit ARGV` in this process: (exit code, stdout, stderr)."""
+    from swiftkit.cli.main import main
+
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """The tiny Qwen2 model: the demo's .cache/tiny-qwen2 when it is a current build, else built."""

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from swiftkit.cli.main import main
 from swiftkit.cli.render import render_plan
 from swiftkit.errors import RecipeError
 from swiftkit.plan.plan import make_plan
 from swiftkit.recipe.recipe import load_recipe
 from swiftkit.run.rundir import write_provenance
+from tests.conftest import run_cli as run
 
 PACKAGE = Path(__file__).resolve().parents[1] / "swiftkit"
 ROW = json.dumps(
@@ -47,12 +47,6 @@ def write(project: Path, text: str, name: str = "r") -> Path:
     path = project / "recipes" / f"{name}.yaml"
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def run(argv, capsys) -> tuple[int, str, str]:
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # ---------------------------------------------------------------- the code itself

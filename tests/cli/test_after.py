@@ -13,6 +13,7 @@ import pytest
 
 from swiftkit.cli.main import main
 from swiftkit.tiny import DEMO_TINY_DIR
+from tests.conftest import run_cli as run
 
 REPO = Path(__file__).resolve().parents[2]
 NAMES = ("tiny-swift", "小雨燕")
@@ -39,12 +40,6 @@ def demo_run(tiny_demo_model, tmp_path_factory):
     runs = sorted((project / "output" / "tiny_demo").glob("v*-*"))
     assert len(runs) == 1, runs
     return project, runs[0], done.stdout
-
-
-def run(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.slow

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from swiftkit.cli.main import main
 from swiftkit.memory.host import host_memory_card
+from tests.conftest import run_cli as run
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -18,12 +18,6 @@ def in_repo(monkeypatch):
     monkeypatch.setattr(
         "swiftkit.memory.hardware.detect_gpus", lambda: []
     )  # no GPU, also on a GPU box
-
-
-def run(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_fit_json_carries_the_fitted_batches_memory_and_time(capsys):

@@ -6,19 +6,9 @@ from pathlib import Path
 import pytest
 
 from swiftkit.cli.main import main
+from tests.conftest import run_cli as run
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def in_repo(monkeypatch):
-    monkeypatch.chdir(REPO)
-
-
-def run(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_validate_ends_in_one_positive_line(in_repo, capsys):

@@ -3,9 +3,7 @@
 import shlex
 from pathlib import Path
 
-import pytest
-
-from swiftkit.cli.main import main
+from tests.conftest import run_cli as run
 
 REPO = Path(__file__).resolve().parents[2]
 SLURM = {
@@ -15,17 +13,6 @@ SLURM = {
     "SLURM_JOB_NODELIST": "gpu[01-02]",
     "SLURM_GPUS_ON_NODE": "8",
 }
-
-
-@pytest.fixture
-def in_repo(monkeypatch):
-    monkeypatch.chdir(REPO)
-
-
-def run(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_plan_shows_each_launch_value_and_its_source(in_repo, capsys, monkeypatch):

@@ -5,22 +5,9 @@ import json
 import subprocess
 from pathlib import Path
 
-import pytest
-
-from swiftkit.cli.main import main
+from tests.conftest import run_cli as run
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def in_repo(monkeypatch):
-    monkeypatch.chdir(REPO)
-
-
-def run(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_writes_the_script_and_prints_its_path(in_repo, capsys, tmp_path, monkeypatch):

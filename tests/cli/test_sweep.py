@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from swiftkit.cli.main import main
+from tests.conftest import run_cli as run
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,12 +32,6 @@ def project(tmp_path, tiny_model, tiny_dataset, monkeypatch):
 
 # Nine training rows, one epoch, evaluated and saved only at the end: short runs.
 SMALL = ("num_train_epochs=1", "eval_steps=100", "save_steps=100")
-
-
-def run(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@ batches), memory per GPU, and the launch sources in --json."""
 
 from pathlib import Path
 
-import pytest
-
 from swiftkit.plan.plan import make_plan
 from swiftkit.recipe.recipe import load_recipe
 
@@ -16,11 +14,6 @@ SLURM = {
     "SLURM_JOB_NODELIST": "gpu[01-02]",
     "SLURM_GPUS_ON_NODE": "8",
 }
-
-
-@pytest.fixture
-def in_repo(monkeypatch):
-    monkeypatch.chdir(REPO)
 
 
 def test_two_nodes_of_eight_gpus(in_repo):

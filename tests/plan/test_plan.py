@@ -30,11 +30,6 @@ def write_rows(path, n):
     path.write_text(json.dumps([row] * n), encoding="utf-8")
 
 
-@pytest.fixture
-def in_repo(monkeypatch):
-    monkeypatch.chdir(REPO)
-
-
 @pytest.mark.parametrize("name", RECIPES)
 def test_every_shipped_recipe_validates_and_plans(in_repo, name):
     plan = make_plan(load_recipe(name), environ={})

@@ -13,11 +13,6 @@ from swiftkit.run.gate import check_hardware
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def in_repo(monkeypatch):
-    monkeypatch.chdir(REPO)
-
-
 def plan_for(card, *overrides):
     recipe = load_recipe("qwen7b_selfcog", list(overrides))
     plan = make_plan(recipe, gpus=[card], environ={})
