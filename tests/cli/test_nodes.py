@@ -1,11 +1,9 @@
 """The plan's launch and nodes sections as text, and `train --dry-run` for every node."""
 
 import shlex
-from pathlib import Path
 
 from tests.conftest import run_cli as run
 
-REPO = Path(__file__).resolve().parents[2]
 SLURM = {
     "SLURM_JOB_ID": "4242123",
     "SLURM_NNODES": "2",

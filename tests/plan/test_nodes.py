@@ -1,12 +1,10 @@
 """The plan across nodes: world size, effective batch, one row per node (host, global ranks,
 batches), memory per GPU, and the launch sources in --json."""
 
-from pathlib import Path
 
 from swiftkit.plan.plan import make_plan
 from swiftkit.recipe.recipe import load_recipe
 
-REPO = Path(__file__).resolve().parents[2]
 SLURM = {
     "SLURM_JOB_ID": "4242123",
     "SLURM_NNODES": "2",
