@@ -1,7 +1,6 @@
 """The plan across nodes: world size, effective batch, one row per node (host, global ranks,
 batches), memory per GPU, and the launch sources in --json."""
 
-
 from swiftkit.plan.plan import make_plan
 from swiftkit.recipe.recipe import load_recipe
 
