@@ -142,6 +142,11 @@ def _memory(plan: Plan) -> list[str]:
         f"  high estimate: reserved {gib(e.peak_reserved_high_bytes)}, on the device "
         f"{gib(e.device_high_bytes)} (expected plus the error seen on public GPU runs)",
     ]
+    if e.releasable_high_bytes:
+        lines.append(
+            f"  needs {gib(e.device_needed_high_bytes)} on the high estimate: of the allocator's "
+            f"growth, {gib(e.releasable_high_bytes)} is cache PyTorch frees before it runs out"
+        )
     for part, n in e.breakdown.items():
         lines.append(f"    {part:<24} {gib(n):>10}")
     if m.gpus_per_process > 1:
@@ -155,14 +160,14 @@ def _memory(plan: Plan) -> list[str]:
         a = m.at_max_length
         lines.append(
             f"  at full max_length ({a.seq_len_tokens} tokens{per_gpu}): {gib(a.device_bytes)} on "
-            f"the device (high {gib(a.device_high_bytes)})"
+            f"the device (needs {gib(a.device_needed_high_bytes)} high)"
         )
     if m.correction is not None:
         lines.append(f"  {e.notes[-1]}")
     for v in m.verdicts:
         lines.append(
-            f"  {v.card.name} ({gib(v.card.total_bytes)}): {v.verdict} on the high estimate "
-            f"({gib(v.judged_bytes)}), headroom {gib(v.headroom_bytes)}"
+            f"  {v.card.name} ({gib(v.card.total_bytes)}): {v.verdict}, needs "
+            f"{gib(v.judged_bytes)} on the high estimate, headroom {gib(v.headroom_bytes)}"
         )
     if not m.cards_detected:
         lines.append("  (no GPU found: pass --gpu NAME for your card and what to change)")
@@ -170,7 +175,7 @@ def _memory(plan: Plan) -> list[str]:
         changes = " ".join(f"{k}={v}" for k, v in s.changes.items())
         lines.append(
             f"  {i}. {s.description}: {gib(s.estimate.device_bytes)} "
-            f"(high {gib(s.estimate.device_high_bytes)}), {s.verdict} [{changes}]"
+            f"(needs {gib(s.estimate.device_needed_high_bytes)} high), {s.verdict} [{changes}]"
         )
     return lines
 

@@ -104,8 +104,8 @@ def _problems(variant, plan) -> tuple[list[str], list[str]]:
     if m is not None and m.verdict == "will not fit":
         v = m.verdicts[0]
         no_fit.append(
-            f"{variant.name}: will not fit: about {m.estimate.device_bytes / 2**30:.1f} GiB "
-            f"needed on {v.card.name}. Try: python -m swiftkit plan {plan.recipe} --fit"
+            f"{variant.name}: will not fit: needs {v.judged_bytes / 2**30:.1f} GiB on the high "
+            f"estimate on {v.card.name}. Try: python -m swiftkit plan {plan.recipe} --fit"
         )
     return bad, no_fit
 

@@ -81,9 +81,18 @@ class MemoryEstimate:
     notes: tuple[str, ...] = ()
     cpu_offload_bytes: int = 0  # per process: what ZeRO offload keeps in CPU RAM instead
     # The high estimate: expected plus the calibration set's error (calibration.HIGH_MARGIN);
-    # fit verdicts are judged on device_high_bytes.
+    # fit verdicts are judged on it less releasable_high_bytes (device_needed_high_bytes).
     peak_reserved_high_bytes: int = 0
     device_high_bytes: int = 0
+    # Of the high estimate's allocator growth, the cached segments with no live block: PyTorch
+    # frees them and retries before it raises out-of-memory (allocator.simulate_growth).
+    releasable_high_bytes: int = 0
+
+    @property
+    def device_needed_high_bytes(self) -> int:
+        """The high estimate less what the allocator releases when memory runs short: the least
+        a card must have free for the run (fit verdicts are judged on it)."""
+        return max(self.device_high_bytes - self.releasable_high_bytes, 0)
 
 
 def _norm_dtype(value: Any) -> str | None:
@@ -215,6 +224,7 @@ def estimate_memory(shape: ModelShape, cfg: MemoryConfig) -> MemoryEstimate:
     spread = (cfg.typical_tokens or seq / 4) / max(seq, 1)
     growth = 0 if uniform else int(growth_ratio(spread) * dynamic)
     growth_high = 0 if uniform else int(growth_ratio(spread, high=True) * dynamic)
+    pinned_high = 0 if uniform else int(growth_ratio(spread, high=True, pinned=True) * dynamic)
     breakdown["allocator_growth"] = growth
     breakdown["allocator_static"] = int(calibration.STATIC_SHARE * st.resident_weight_bytes)
     breakdown["cuda_workspaces"] = CUBLAS_WORKSPACE_BYTES
@@ -232,4 +242,5 @@ def estimate_memory(shape: ModelShape, cfg: MemoryConfig) -> MemoryEstimate:
         cpu_offload_bytes=st.cpu_offload_bytes,
         peak_reserved_high_bytes=high,
         device_high_bytes=high + CUDA_CONTEXT_BYTES,
+        releasable_high_bytes=max(growth_high - pinned_high, 0),
     )

@@ -37,11 +37,12 @@ class Suggestion:
 
 
 def judge(est: MemoryEstimate, card: GpuCard) -> Verdict:
-    """Compare the high estimate of what nvidia-smi would show (device_high_bytes: expected plus
-    the calibration set's error) with the card's memory (free memory when detected): a run that
-    "fits" has room for the estimate's known error."""
+    """Compare what the run needs on the high estimate (device_needed_high_bytes: what nvidia-smi
+    would show, plus the calibration set's error, less the cached segments the allocator frees
+    before it raises out-of-memory) with the card's memory (free memory when detected): a run
+    that "fits" has room for the estimate's known error."""
     available = card.total_bytes if card.free_bytes is None else card.free_bytes
-    judged = est.device_high_bytes or est.device_bytes
+    judged = est.device_needed_high_bytes if est.device_high_bytes else est.device_bytes
     headroom = available - judged
     if headroom < 0:
         verdict = WILL_NOT_FIT

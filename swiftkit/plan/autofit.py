@@ -148,8 +148,8 @@ def choose_batches(
     if largest < cap:
         nxt = est(largest + 1, max(share // (largest + 1), 1))
         why = (
-            f"batch {largest + 1} would need {nxt.device_bytes / 2**30:.1f} GiB on the device, "
-            f"{nxt.device_high_bytes / 2**30:.1f} GiB high estimate "
+            f"batch {largest + 1} would show {nxt.device_bytes / 2**30:.1f} GiB on the device and "
+            f"need {nxt.device_needed_high_bytes / 2**30:.1f} GiB on the high estimate "
             f"({judge(nxt, card).verdict} on {card.name})"
         )
     elif cap == share:

@@ -62,7 +62,8 @@ class MemoryPlan:
             "peak_reserved_high_bytes": e.peak_reserved_high_bytes,
             "device_bytes": e.device_bytes,
             "device_high_bytes": e.device_high_bytes,
-            "judged_on": "device_high_bytes",
+            "device_needed_high_bytes": e.device_needed_high_bytes,
+            "judged_on": "device_needed_high_bytes",
             "breakdown": dict(e.breakdown),
             "notes": list(e.notes),
             "learned_from_runs": None
@@ -99,6 +100,7 @@ class MemoryPlan:
                     "changes": dict(s.changes),
                     "device_bytes": s.estimate.device_bytes,
                     "device_high_bytes": s.estimate.device_high_bytes,
+                    "device_needed_high_bytes": s.estimate.device_needed_high_bytes,
                     "verdict": s.verdict,
                 }
                 for s in self.suggestions
@@ -110,6 +112,7 @@ class MemoryPlan:
 def _estimate_json(e: MemoryEstimate) -> dict[str, Any]:
     out = asdict(e)
     out["breakdown"] = dict(e.breakdown)
+    out["device_needed_high_bytes"] = e.device_needed_high_bytes
     return out
 
 

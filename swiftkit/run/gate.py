@@ -50,7 +50,8 @@ def check_hardware(
         fixes = "; ".join(s.description for s in m.suggestions[:3]) or "see swiftkit plan"
         msg = (
             f"{plan.recipe_path}: will not fit: about {m.estimate.device_bytes / 2**30:.1f} GiB "
-            f"expected ({m.estimate.device_high_bytes / 2**30:.1f} GiB high estimate) on "
+            f"expected ({m.estimate.device_needed_high_bytes / 2**30:.1f} GiB needed on the high "
+            "estimate) on "
             f"{v.card.name} ({v.card.total_bytes / 2**30:.0f} GiB). Try: {fixes}. "
             "--force starts it anyway."
         )

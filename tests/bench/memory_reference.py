@@ -201,11 +201,12 @@ def print_yi_finding(table: list[dict]) -> None:
 def growth_table() -> None:
     """Replay the caching allocator (allocator.simulate_growth) for three models, two lengths
     and the spreads of allocator.SPREADS: 10 row orders of 96 micro-steps each; print the median
-    and 90th percentile of growth / dynamic bytes, averaged over models and lengths."""
+    and 90th percentile of growth / dynamic bytes, and of the pinned growth (what the allocator
+    cannot release when memory runs short), averaged over models and lengths."""
     from swiftkit.memory.allocator import SPREADS, simulate_growth
 
     models = ("Qwen/Qwen2.5-0.5B-Instruct", "Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen3-8B")
-    medians, highs = {x: [] for x in SPREADS}, {x: [] for x in SPREADS}
+    tables = {name: {x: [] for x in SPREADS} for name in ("median", "high", "pmedian", "phigh")}
     for model in models:
         shape = resolve_model_shape(model)
         lin = shape.linear_shapes()
@@ -214,17 +215,23 @@ def growth_table() -> None:
                   tuple(b for _, b in lin.values()))  # fmt: skip
         for longest in (512, 2048):
             for spread in SPREADS:
-                runs = sorted(simulate_growth(widths, longest, max(1, int(longest * spread)), 0.8,
-                                              steps=96, seed=s) for s in range(10))  # fmt: skip
-                medians[spread].append(statistics.median(runs))
-                highs[spread].append(runs[8])
+                runs = [simulate_growth(widths, longest, max(1, int(longest * spread)), 0.8,
+                                        steps=96, seed=s) for s in range(10)]  # fmt: skip
+                growth = sorted(g for g, _ in runs)
+                pinned = sorted(p for _, p in runs)
+                for name, values in (("median", growth), ("pmedian", pinned)):
+                    tables[name][spread].append(statistics.median(values))
+                tables["high"][spread].append(growth[8])
+                tables["phigh"][spread].append(pinned[8])
                 print(
-                    f"{model} {longest} spread {spread}: median {medians[spread][-1]:.2f} "
-                    f"p90 {runs[8]:.2f}",
+                    f"{model} {longest} spread {spread}: growth median "
+                    f"{statistics.median(growth):.2f} p90 {growth[8]:.2f}; pinned median "
+                    f"{statistics.median(pinned):.2f} p90 {pinned[8]:.2f}",
                     flush=True,
                 )
-    print("GROWTH_MEDIAN =", tuple(round(statistics.mean(medians[x]), 2) for x in SPREADS))
-    print("GROWTH_HIGH =", tuple(round(statistics.mean(highs[x]), 2) for x in SPREADS))
+    for name, label in (("median", "GROWTH_MEDIAN"), ("high", "GROWTH_HIGH"),
+                        ("pmedian", "PINNED_MEDIAN"), ("phigh", "PINNED_HIGH")):  # fmt: skip
+        print(label, "=", tuple(round(statistics.mean(tables[name][x]), 2) for x in SPREADS))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,8 @@ import pytest
 from swiftkit.memory.allocator import (
     GROWTH_HIGH,
     GROWTH_MEDIAN,
+    PINNED_HIGH,
+    PINNED_MEDIAN,
     SPREADS,
     CachingAllocator,
     growth_ratio,
@@ -61,8 +63,25 @@ def test_growth_table_matches_a_fresh_replay():
         runs = [simulate_growth(QWEN7B, 1024, int(1024 * spread), 0.8, steps=48, seed=s)
                 for s in range(10)]  # fmt: skip
         expected = GROWTH_MEDIAN[SPREADS.index(spread)]
-        assert statistics.median(runs) == pytest.approx(expected, rel=0.3)
+        assert statistics.median(g for g, _ in runs) == pytest.approx(expected, rel=0.3)
+        pinned = statistics.median(p for _, p in runs)
+        assert pinned == pytest.approx(PINNED_MEDIAN[SPREADS.index(spread)], abs=0.05)
     assert all(h >= m for h, m in zip(GROWTH_HIGH, GROWTH_MEDIAN, strict=True))
+    assert all(h >= m for h, m in zip(PINNED_HIGH, PINNED_MEDIAN, strict=True))
+    assert all(p < g for p, g in zip(PINNED_HIGH, GROWTH_HIGH, strict=True))
+
+
+def test_only_segments_holding_a_live_block_are_pinned():
+    """release_cached_blocks frees whole free segments: a segment with one live block stays."""
+    a = CachingAllocator()
+    a.malloc("old", 64 * MIB)
+    a.malloc("keep", 3 * MIB)  # a 20 MiB segment
+    a.free("old")
+    assert a.reserved == 84 * MIB and a.pinned == 20 * MIB
+    a.malloc("new", 128 * MIB)  # the free 64 MiB segment cannot hold it: a new one
+    assert a.peak_reserved == 212 * MIB and a.peak_pinned == 148 * MIB
+    a.free("keep")
+    assert a.pinned == 128 * MIB
 
 
 def test_growth_ratio_interpolates_and_clamps():

@@ -60,6 +60,29 @@ def test_verdicts_fits_tight_will_not_fit():
     assert v.headroom_bytes == -1 * GIB
 
 
+def test_verdict_is_the_high_estimate_less_the_cache_the_allocator_frees_before_oom():
+    card = GpuCard("test card", 24 * GIB, True)
+    est = MemoryEstimate(0, 0, 20 * GIB, {}, 2048, device_high_bytes=28 * GIB,
+                         releasable_high_bytes=6 * GIB)  # fmt: skip
+    v = judge(est, card)
+    assert est.device_needed_high_bytes == v.judged_bytes == 22 * GIB
+    assert v.verdict == TIGHT and v.headroom_bytes == 2 * GIB
+
+
+def test_packed_rows_leave_no_cache_to_free_and_spread_rows_mostly_cache():
+    """Rows of one length reuse their blocks (no growth); spread rows grow the cache, and all but
+    the pinned share (allocator.PINNED_HIGH) of it is freed when memory runs short."""
+    shape = resolve_model_shape("Qwen/Qwen2.5-7B-Instruct")
+    base = MemoryConfig(seq_len_tokens=2048, typical_tokens=512, label_tokens=2048)
+    spread = estimate_memory(shape, base)
+    packed = estimate_memory(shape, MemoryConfig(seq_len_tokens=2048, packing=True))
+    assert packed.releasable_high_bytes == 0
+    assert packed.device_needed_high_bytes == packed.device_high_bytes
+    growth = spread.breakdown["allocator_growth"]
+    assert spread.releasable_high_bytes > growth  # the high growth, less its pinned part
+    assert spread.device_needed_high_bytes < spread.device_bytes < spread.device_high_bytes
+
+
 def test_verdict_uses_free_memory_of_a_detected_card():
     card = GpuCard("busy", 24 * GIB, True, free_bytes=10 * GIB)
     assert judge(_est(12), card).verdict == WILL_NOT_FIT

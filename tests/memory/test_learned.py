@@ -63,9 +63,9 @@ def test_plan_corrects_with_the_users_runs_and_says_so(tmp_path):
     assert any("corrected by 2 finished runs" in n for n in plan.notes)
     data = plan.to_json()["memory"]
     assert data["learned_from_runs"]["factor"] == pytest.approx(m.correction.factor)
-    assert data["judged_on"] == "device_high_bytes"
+    assert data["judged_on"] == "device_needed_high_bytes"
     assert data["device_high_bytes"] > data["device_bytes"] == m.estimate.device_bytes
     assert data["peak_reserved_high_bytes"] > data["peak_reserved_bytes"]
-    assert data["verdicts"][0]["judged_bytes"] == m.estimate.device_high_bytes
+    assert data["verdicts"][0]["judged_bytes"] == m.estimate.device_needed_high_bytes
     plain = make_plan(recipe, base_dir=tmp_path, gpus=["A100-80G"])
     assert plain.memory.correction is None  # runs on another card do not count

@@ -44,11 +44,15 @@ def test_reference_recipe_on_a_4090d_raises_the_batch_keeping_effective_batch_16
     assert after.per_device_train_batch_size > 1
     assert after.effective_batch_size == 16 and result.exact
     assert after.per_device_train_batch_size * after.gradient_accumulation_steps == 16
-    # The estimate at that batch still fits, by judge's own verdict, and one more does not.
+    # The estimate at that batch still fits, by judge's own verdict; it is the largest divisor
+    # of 16 up to the largest batch that fits, and one more than that does not.
     card = find_card("4090D")
     assert judge(plan.memory.estimate, card).verdict == FITS
-    nxt = device_bytes(plan, after.per_device_train_batch_size + 1)
-    assert judge(nxt, card).verdict != FITS
+    fitting = [b for b in range(1, 17) if judge(device_bytes(plan, b), card).verdict == FITS]
+    largest = max(fitting)
+    assert fitting == list(range(1, largest + 1)) and largest < 16
+    assert judge(device_bytes(plan, largest + 1), card).verdict != FITS
+    assert after.per_device_train_batch_size == max(d for d in range(1, largest + 1) if 16 % d == 0)
     assert plan.schedule.effective_batch_size == 16
     assert after.step_seconds < result.before.step_seconds  # fuller batches: faster updates
     assert result.changes == {
@@ -62,12 +66,12 @@ def test_headroom_leaves_that_much_free_and_no_exact_divisor_gives_the_nearest_b
     # only, and only batch 1 dividing 7, batch 4 x accumulation 2 = 8 (nearer 7 than 4 x 1).
     card = find_card("4090D")
     base = fit(["gradient_accumulation_steps=7"])[1]
-    headroom = card.total_bytes - device_bytes(base, 4).device_high_bytes
+    headroom = card.total_bytes - device_bytes(base, 4).device_needed_high_bytes
     result, plan = fit(["gradient_accumulation_steps=7"], headroom=headroom)
     after = result.after
     assert after.per_device_train_batch_size == 4
     assert after.gradient_accumulation_steps == 2 and not result.exact
-    assert plan.memory.estimate.device_high_bytes <= card.total_bytes - headroom
+    assert plan.memory.estimate.device_needed_high_bytes <= card.total_bytes - headroom
     assert result.lr_note == (
         "no batch that fits divides the effective batch 7: effective batch 8 instead; scale "
         "learning_rate 0.0001 by sqrt(8/7) -> 0.000107, or linearly -> 0.000114"
@@ -84,7 +88,7 @@ def test_accepts_is_judges_verdict_on_a_card_smaller_by_the_headroom():
     card = find_card("4090D")
     est = device_bytes(fit()[1], 1)
     assert accepts(est, card, None) == (judge(est, card).verdict == FITS)
-    room = card.total_bytes - est.device_high_bytes  # judge compares the high estimate
+    room = card.total_bytes - est.device_needed_high_bytes  # what judge compares
     assert accepts(est, card, room - 1)
     assert not accepts(est, card, room + 1)
 

@@ -27,7 +27,7 @@ def test_will_not_fit_is_refused_with_the_ranked_changes(in_repo):
     assert e.value.exit_code == 3
     message = str(e.value)
     assert message.startswith(f"{REPO}/recipes/qwen7b_selfcog.yaml: will not fit: about ")
-    assert "GiB high estimate) on Tesla T4 (15 GiB). Try: " in message
+    assert "GiB needed on the high estimate) on Tesla T4 (15 GiB). Try: " in message
     assert message.endswith("--force starts it anyway.")
     check_hardware(plan, resolved, 1, force=True)  # --force: no exception
 
