@@ -7,6 +7,7 @@ from swiftkit.plan.plan import Plan
 from swiftkit.plan.schedule import abbreviate
 
 GIB = 1024**3
+NOT_WORKED_OUT = "  not worked out: the recipe has errors (listed at the end); fix them first"
 
 
 def gib(n: int | None) -> str:
@@ -32,6 +33,8 @@ def _rows(plan: Plan) -> list[str]:
 
 def _schedule(plan: Plan) -> list[str]:
     s = plan.schedule
+    if s is None and plan.errors:  # not because of the datasets: the errors below stop it
+        return [NOT_WORKED_OUT]
     if s is None:
         return ["  unknown until every dataset can be counted"]
     w, dp = s.world_size, s.data_parallel_size
@@ -130,6 +133,8 @@ def _n(value: int | None) -> str:
 
 def _memory(plan: Plan) -> list[str]:
     m = plan.memory
+    if m is None and plan.errors:
+        return [NOT_WORKED_OUT]
     if m is None:
         return ["  unknown (see notes)"]
     e = m.estimate

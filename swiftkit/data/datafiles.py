@@ -34,6 +34,26 @@ _IGNORED_FILES = {"README.md", "config.json", "dataset_info.json", "dataset_info
                   "dummy_data.zip", "dataset_dict.json"}  # fmt: skip
 
 
+def not_found(label: str, path: Path, where: str | None = None) -> str:
+    """The message for a dataset path that does not exist.
+
+    swift tests the spec as written (os.path.isfile / os.path.exists in
+    swift/dataset/dataset_syntax.py DatasetSyntax.parse and __post_init__), so a relative path is
+    read from the working directory of the swift process. `where`: the recipe's file:line (or
+    command line) that names the dataset.
+    """
+    prefix = f"{where}: " if where else ""
+    relative = Path(label)
+    if relative.is_absolute() or len(relative.parts) > len(path.parts):
+        return f"{prefix}{label}: dataset not found (looked for {path}). Check the path."
+    base = Path(*path.parts[: len(path.parts) - len(relative.parts)])
+    return (
+        f"{prefix}{label}: dataset not found (looked for {path}: swift reads a relative path "
+        f"from the directory it runs in, here {base}). Check the path, or run from the directory "
+        "it is relative to."
+    )
+
+
 def read_rows(path: Path) -> list[dict]:
     """All rows of a data file, or of the files swift reads from a folder, as swift loads them.
 
@@ -71,10 +91,7 @@ def _loaded(path: Path, problems: list[str]) -> list[tuple[str, list]]:
 def _load(path: Path, label: str, problems: list[str]) -> list[tuple[str, list]]:
     """[(label, [(row_number, row), ...])] per data file; problems appended, never raised."""
     if not path.exists():
-        problems.append(
-            f"{label}: dataset not found (looked for {path}). Check the path; relative paths are "
-            "read from the directory swift runs in."
-        )
+        problems.append(not_found(label, path))
         return []
     if not path.is_dir():
         return [(label, _load_file(path, label, problems))]

@@ -126,12 +126,15 @@ def inspect_dataset(
     problems: list[str],
     lengths: LengthContext | None = None,
     cache_key: dict[str, Any] | None = None,
+    *,
+    where: str | None = None,
 ) -> DatasetStats:
     """Read a local dataset the way swift will and append one house-form message per problem.
 
     Never raises for bad data. Row problems are capped at MAX_ROW_PROBLEMS per file. With
     `lengths`, the rows' token lengths are measured in the same pass (swiftkit.data.scan);
-    `cache_key` (what else they depend on) lets a later plan reuse them.
+    `cache_key` (what else they depend on) lets a later plan reuse them. `where`: the recipe's
+    file:line that names the dataset, for the message when it does not exist.
     """
     fills = spec.local_path is None and swift_fills(spec.path_or_id, spec.subset, None)
     if spec.local_path is None:
@@ -145,7 +148,7 @@ def inspect_dataset(
     # A local folder named exactly self-cognition takes the registered dataset's preprocessor
     # (dataset_syntax.py:120-127 matches datasets by base name), so swift fills its placeholders.
     fills = spec.local_path.is_dir() and swift_fills(spec.path_or_id, spec.subset, spec.local_path)
-    found = scan_path(spec.local_path, spec.path_or_id, problems, lengths, cache_key)
+    found = scan_path(spec.local_path, spec.path_or_id, problems, lengths, cache_key, where=where)
     if found.rows is None:
         return DatasetStats(spec, None, (), 0, True, fills)  # None: cannot load, or not here
     return DatasetStats(

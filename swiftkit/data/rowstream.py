@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from swiftkit.data.datafiles import _as_object, _load_file
-from swiftkit.data.rowformats import _RowError
+from swiftkit.data.rowformats import MAX_ROW_PROBLEMS, _RowError
 
 try:
     import orjson
@@ -76,7 +76,12 @@ def _whole(path: Path, label: str) -> list:
 
 
 def _json_lines(path: Path, label: str) -> Iterator[tuple[int, dict, int]]:
+    """Every loadable line; a line that is not a JSON object is listed and the reading goes on,
+    so the other lines' problems are found too; FileProblem at the end lists those lines (at
+    most MAX_ROW_PROBLEMS, the rest counted), since swift cannot load a file holding one."""
     offset, n, rows = 0, 0, 0
+    bad: list[str] = []
+    bad_count = 0
     with path.open("rb") as f:
         for line in f:
             n += 1
@@ -86,17 +91,29 @@ def _json_lines(path: Path, label: str) -> Iterator[tuple[int, dict, int]]:
             try:
                 row = _loads(line)
             except _FAST_ERRORS:
-                if rows == 0:  # one pretty-printed object, or a message datafiles words
-                    yield from ((k, r, -1) for k, r in _whole(path, label))
+                if rows == 0 and not bad_count:  # one pretty-printed object, or a whole-file
+                    yield from ((k, r, -1) for k, r in _whole(path, label))  # message
                     return
-                raise FileProblem(_line_problem(label, n, line)) from None
+                bad_count += 1
+                bad += _line_problem(label, n, line) if len(bad) < MAX_ROW_PROBLEMS else []
+                continue
             if not isinstance(row, dict):
                 try:
                     _as_object(row, n, "line")
                 except _RowError as e:
-                    raise FileProblem([f"{label}{e}"]) from None
+                    bad_count += 1
+                    bad += [f"{label}{e}"] if len(bad) < MAX_ROW_PROBLEMS else []
+                    continue
             rows += 1
             yield n, row, start
+    if bad_count > len(bad):
+        more = bad_count - len(bad)
+        bad.append(
+            f"{label}: {more} more line{'s' if more > 1 else ''} swift cannot load, like those "
+            "above. Fix or delete them."
+        )
+    if bad:
+        raise FileProblem(bad)
     if rows == 0:
         yield from ((k, r, -1) for k, r in _whole(path, label))
 

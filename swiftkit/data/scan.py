@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from swiftkit.data import lengthcache
-from swiftkit.data.datafiles import _OTHER_SUFFIXES, DATA_SUFFIXES, _folder_files
+from swiftkit.data.datafiles import _OTHER_SUFFIXES, DATA_SUFFIXES, _folder_files, not_found
 from swiftkit.data.lengthcontext import LengthContext
 from swiftkit.data.lengthscan import LengthScan
 from swiftkit.data.profile import LengthSummary
@@ -44,18 +44,18 @@ def scan_path(
     problems: list[str],
     ctx: LengthContext | None = None,
     cache_key: dict[str, Any] | None = None,
+    *,
+    where: str | None = None,
 ) -> ScanResult:
     """Read a local dataset as swift will; append one house-form message per problem.
 
     ctx: measure token lengths (None: rows and formats only). cache_key: what else the result
-    depends on (tokenizer, template, system, max_length); None disables the cache.
+    depends on (tokenizer, template, system, max_length); None disables the cache. where: the
+    recipe's file:line naming the dataset, for the message when it does not exist.
     """
     path = Path(path)
     if not path.exists():
-        problems.append(
-            f"{label}: dataset not found (looked for {path}). Check the path; relative paths are "
-            "read from the directory swift runs in."
-        )
+        problems.append(not_found(label, path, where))
         return ScanResult(None)
     if path.is_dir():
         file_problems: list[str] = []
@@ -118,19 +118,37 @@ def _scan_file(
         if hit is not None and (ctx is None or hit.get("lengths") is not None):
             return {**hit, "cached": True}
     checker = RowChecker(label, suffix)
-    try:
-        part = _read(path, label, checker, ctx)
-        if checker.plan_changed():  # later rows' columns pick another preprocessor
-            checker = RowChecker(label, suffix, columns=list(checker.columns))
-            part = _read(path, label, checker, ctx)
-    except FileProblem as e:
-        file_level.extend(e.problems)
-        return None
+    part, unloadable = _read_or_problem(path, label, checker, ctx)
+    if checker.plan_changed():  # later rows' columns pick another preprocessor
+        checker = RowChecker(label, suffix, columns=list(checker.columns))
+        part, unloadable = _read_or_problem(path, label, checker, ctx)
     problems = checker.problems()
+    if unloadable is not None:  # with the rows' own problems, in line order
+        file_level.extend(_in_line_order(label, [*unloadable.problems, *problems]))
+        return None
     row_level.extend(problems)
     if key is not None and not problems:
         lengthcache.store(key, part)
     return part
+
+
+def _read_or_problem(
+    path: Path, label: str, checker: RowChecker, ctx: LengthContext | None
+) -> tuple[dict | None, FileProblem | None]:
+    try:
+        return _read(path, label, checker, ctx), None
+    except FileProblem as e:  # the checker has seen every row that could be read
+        return None, e
+
+
+def _in_line_order(label: str, problems: list[str]) -> list[str]:
+    """`label:N:` messages sorted by N; the others (counts of more problems) after them."""
+
+    def line(text: str) -> tuple[int, int]:
+        head = text[len(label) + 1 :].split(":", 1)[0] if text.startswith(f"{label}:") else ""
+        return (0, int(head)) if head.isdigit() else (1, 0)
+
+    return sorted(problems, key=line)
 
 
 def _read(path: Path, label: str, checker: RowChecker, ctx: LengthContext | None) -> dict:

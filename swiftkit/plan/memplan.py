@@ -139,13 +139,8 @@ def plan_memory(
     layout: Layout | None = None,
     profile=None,
 ) -> MemoryPlan | None:
+    # unknown card names are reported before this (swiftkit.plan.lookups.gpu_problems)
     names = list(gpus) or ([recipe.settings["gpu"]] if recipe.settings.get("gpu") else [])
-    for name in names:
-        if find_card(name) is None:
-            findings.errors.append(
-                f"gpu {name!r} is not a card swiftkit knows. Use a name such as 4090D, A100-80G "
-                "or H100 (python -m swiftkit gpus lists them)."
-            )
     model = resolved.get("model")
     shape = resolve_model_shape(model, base_dir=base_dir) if model else None
     if shape is None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from swiftkit.data.profile import LengthProfile
 from swiftkit.plan.disk import DiskPlan, plan_disk
+from swiftkit.plan.lookups import gpu_problems, model_warning
 from swiftkit.plan.lrscale import lr_note as make_lr_note
 from swiftkit.plan.memplan import MemoryPlan, plan_memory
 from swiftkit.plan.nodes import NodeRow, launch_json, node_rows
@@ -142,6 +143,9 @@ def make_plan(
     world_size, env_problems = world_size_from_env(env)
     resolved = resolve_args(recipe.args, world_size=world_size)
     findings = check_recipe(recipe, resolved)
+    findings.errors.extend(gpu_problems(recipe, gpus))
+    if note := model_warning(recipe, resolved.get("model"), base):
+        findings.warnings.append(note)
     findings.errors.extend(f"{recipe.path}: {p}" for p in env_problems)
     findings.warnings.extend(recipe.notices)
     findings.warnings.extend(launch.warnings)
@@ -152,9 +156,8 @@ def make_plan(
                          notes=findings.notes, sources=sources)  # fmt: skip
 
     stats = inspect_datasets(recipe, resolved, base, findings, progress)
-    over, longest, have_tokenizer, longest_exact = {}, None, False, False
-    if not findings.errors:
-        over, longest, have_tokenizer, longest_exact = token_lengths(resolved, stats)
+    # from what the read of each dataset measured: pure, so also beside errors elsewhere
+    over, longest, have_tokenizer, longest_exact = token_lengths(resolved, stats)
     profile = length_profile(stats, resolved.get("max_length"))
 
     had_errors = bool(findings.errors)  # e.g. a ratio out of range: already reported

@@ -66,12 +66,13 @@ def inspect_datasets(
             except DatasetError as e:
                 findings.errors.append(f"{recipe.location(key_name)}: {e}")
                 continue
+            where = recipe.location(key_name)
             try:
-                stats = ds.inspect_dataset(spec, findings.errors, ctx, key)
+                stats = ds.inspect_dataset(spec, findings.errors, ctx, key, where=where)
             except DatasetError as e:  # the tokenizer cannot be read: count rows without it
                 findings.errors.append(f"{recipe.location('model')}: {e}")
                 ctx = key = None
-                stats = ds.inspect_dataset(spec, findings.errors)
+                stats = ds.inspect_dataset(spec, findings.errors, where=where)
             out.append((stats, role))
     return out
 
@@ -217,17 +218,19 @@ def placeholder_findings(recipe, resolved, stats, findings) -> bool:
     whether train must write filled copies of local datasets that hold them."""
     given = {k: bool(resolved.get(k)) for k in ("model_name", "model_author")}
     named = any(given.values())
-    swift_filled = [st for st, _ in stats if st.swift_fills_placeholders]
+    swift_filled = [(st, r) for st, r in stats if st.swift_fills_placeholders]
     local_with = [
-        st
-        for st, _ in stats
+        (st, r)
+        for st, r in stats
         if st.is_local and st.placeholder_rows and not st.swift_fills_placeholders
     ]
-    for st, _ in stats:
+    # a local file that could not be read may hold them: nothing can be said about it
+    unread = any(st.is_local and st.rows is None for st, _ in stats)
+    for st, role in stats:
         self_cog = is_self_cognition(st.spec.path_or_id, st.spec.local_path)
         if self_cog and (odd := unknown_subsets(st.spec.subset)):
             findings.warnings.append(
-                f"{recipe.location('dataset')}: {st.spec.raw}: {odd[0]} is not a subset of swift's "
+                f"{_where(recipe, role)}: {st.spec.raw}: {odd[0]} is not a subset of swift's "
                 f"self-cognition dataset ({', '.join(SELF_COGNITION_SUBSETS)}), so swift does not "
                 "fill {{NAME}}/{{AUTHOR}} there. Use one of those subsets."
             )
@@ -236,8 +239,9 @@ def placeholder_findings(recipe, resolved, stats, findings) -> bool:
         if missing:
             holders = {"model_name": "{{NAME}}", "model_author": "{{AUTHOR}}"}
             verb = "is" if len(missing) == 1 else "are"
+            first, role = swift_filled[0]
             findings.warnings.append(
-                f"{recipe.location('dataset')}: {swift_filled[0].spec.raw} is swift's "
+                f"{_where(recipe, role)}: {first.spec.raw} is swift's "
                 f"self-cognition dataset, but {' and '.join(missing)} {verb} not set: swift "
                 f"leaves {'/'.join(holders[k] for k in missing)} in its rows literally and the "
                 "model learns them. Set " + " and ".join(f"{k}: [ZH, EN]" for k in missing) + "."
@@ -245,7 +249,7 @@ def placeholder_findings(recipe, resolved, stats, findings) -> bool:
         else:
             findings.notes.append(
                 "swift fills {{NAME}}/{{AUTHOR}} in "
-                + ", ".join(st.spec.raw for st in swift_filled)
+                + ", ".join(st.spec.raw for st, _ in swift_filled)
                 + " from model_name and model_author (Chinese rows take the first value, "
                 "English rows the second)"
             )
@@ -253,10 +257,10 @@ def placeholder_findings(recipe, resolved, stats, findings) -> bool:
         findings.notes.append(
             "swift fills {{NAME}}/{{AUTHOR}} only in its hub self-cognition dataset: swiftkit "
             "train writes a filled copy of "
-            + ", ".join(st.spec.raw for st in local_with)
+            + ", ".join(st.spec.raw for st, _ in local_with)
             + " into the run directory and trains on that"
         )
-    elif named and stats and not swift_filled:
+    elif named and stats and not swift_filled and not unread:
         key = "model_name" if "model_name" in recipe.args else "model_author"
         findings.warnings.append(
             f"{recipe.location(key)}: {key} does nothing here: swift uses it only in its "
@@ -265,10 +269,15 @@ def placeholder_findings(recipe, resolved, stats, findings) -> bool:
             "swift/self-cognition#N to dataset, or use the placeholders in your rows."
         )
     if local_with and not named:
-        where = recipe.location("dataset")
+        first, role = local_with[0]
         findings.warnings.append(
-            f"{where}: {local_with[0].spec.raw} holds {{{{NAME}}}}/{{{{AUTHOR}}}} but model_name "
-            "and model_author are not set: the model would learn the placeholders literally. "
-            "Set model_name: and model_author:."
+            f"{_where(recipe, role)}: {first.spec.raw} holds {{{{NAME}}}}/{{{{AUTHOR}}}} but "
+            "model_name and model_author are not set: the model would learn the placeholders "
+            "literally. Set model_name: and model_author:."
         )
     return bool(named and local_with)
+
+
+def _where(recipe, role: str) -> str:
+    """Where the list that names a dataset was set: dataset, or val_dataset for held-out files."""
+    return recipe.location("val_dataset" if role == "val" else "dataset")

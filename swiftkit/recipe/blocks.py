@@ -3,7 +3,9 @@ before torch is imported) and `swiftkit:` (swiftkit's own settings, never passed
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Mapping
 from typing import Any
 
 LAUNCH_ENV = (
@@ -26,9 +28,17 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SWIFT_ENV_KEY = "ENV"
 
 
-def check_env(env: Any, where: str, problems: list[str], *, key: str = "env") -> dict[str, str]:
+def check_env(
+    env: Any,
+    where: str,
+    problems: list[str],
+    *,
+    key: str = "env",
+    key_where: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """The variables of an `env:` block, or of a swift config file's `ENV:` block (key="ENV":
-    values as swift sets them, str(value))."""
+    values as swift sets them, str(value)). key_where: each variable's own file:line (else the
+    block's, `where`)."""
     if env is None or (key == SWIFT_ENV_KEY and not env):
         return {}
     if not isinstance(env, dict):
@@ -39,15 +49,15 @@ def check_env(env: Any, where: str, problems: list[str], *, key: str = "env") ->
         return {}
     out = {}
     for name, value in env.items():
+        at = (key_where or {}).get(name, where) if isinstance(name, str) else where
         if not isinstance(name, str) or not _ENV_NAME.match(name):
             problems.append(
-                f"{where}: env key {name!r} is not an environment variable name. Use letters, "
+                f"{at}: env key {name!r} is not an environment variable name. Use letters, "
                 "digits and _, not starting with a digit (e.g. NPROC_PER_NODE)."
             )
         elif isinstance(value, (dict, list)) or value is None:
             problems.append(
-                f"{where}: {key} {name} must be a single value (got {value!r}). "
-                f"Write {name}: VALUE."
+                f"{at}: {key} {name} must be a single value (got {value!r}). Write {name}: VALUE."
             )
         elif key == SWIFT_ENV_KEY:
             out[name] = str(value)
@@ -56,7 +66,10 @@ def check_env(env: Any, where: str, problems: list[str], *, key: str = "env") ->
     return out
 
 
-def check_settings(settings: Any, where: str, problems: list[str]) -> dict[str, Any]:
+def check_settings(
+    settings: Any, where: str, problems: list[str], key_where: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """swiftkit's own settings, typed; key_where: each setting's own file:line (else `where`)."""
     if settings is None:
         return {}
     if not isinstance(settings, dict):
@@ -67,20 +80,23 @@ def check_settings(settings: Any, where: str, problems: list[str]) -> dict[str, 
         return {}
     out = {}
     for key, value in settings.items():
+        at = (key_where or {}).get(key, where) if isinstance(key, str) else where
         kind = SWIFTKIT_SETTINGS.get(key)
         if kind is None:
             known = ", ".join(SWIFTKIT_SETTINGS)
+            near = difflib.get_close_matches(str(key), list(SWIFTKIT_SETTINGS), n=1, cutoff=0.6)
+            hint = f"Did you mean {near[0]}? " if near else ""
             problems.append(
-                f"{where}: swiftkit.{key} is not a swiftkit setting. Use one of: {known}."
+                f"{at}: swiftkit.{key} is not a swiftkit setting. {hint}Use one of: {known}."
             )
         elif kind is int and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             problems.append(
-                f"{where}: swiftkit.{key} must be a positive integer (got {value!r}). "
+                f"{at}: swiftkit.{key} must be a positive integer (got {value!r}). "
                 f"Write e.g. {key}: 16 under swiftkit:."
             )
         elif kind is str and not isinstance(value, str):
             problems.append(
-                f"{where}: swiftkit.{key} must be a string (got {value!r}). "
+                f"{at}: swiftkit.{key} must be a string (got {value!r}). "
                 f'Quote it: {key}: "{value}".'
             )
         else:

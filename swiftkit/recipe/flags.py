@@ -116,13 +116,22 @@ def coerce_value(flag: Flag, value: Any) -> Any:
     one-item list, kept whole as swift's own YAML config loader keeps it; a dict flag takes a
     mapping, a JSON object string (parsed) or another string (a path or a preset name such as
     deepspeed's zero2). None is allowed only for optional flags.
+
+    A list flag whose swift default is empty (`val_dataset: List[str] = field(default_factory=
+    list)` in swift/arguments/base_args/data_args.py) or None takes [] and null as that default:
+    [] (see `clears_flag`) or None. swift's parser cannot be given an empty list (transformers
+    hf_argparser.py: nargs="+" for List fields), so such a value means: leave the flag out.
     """
     if value is None:
         if flag.optional:
             return None
+        if flag.kind == "list" and flag.default == []:
+            return []
         raise ValueError(_problem("cannot be null", None))
     if flag.kind == "list":
         items = list(value) if isinstance(value, (list, tuple)) else [value]
+        if not items and (flag.default == [] or flag.optional):
+            return [] if flag.default == [] else None
         if not items:
             raise ValueError(_problem("must list at least one value", value))
         out = []
@@ -136,6 +145,12 @@ def coerce_value(flag: Flag, value: Any) -> Any:
     if flag.kind == "dict":
         return _to_dict(value)
     return _coerce_one(flag.kind, flag.choices, value)
+
+
+def clears_flag(flag: Flag, typed: Any) -> bool:
+    """Whether a coerced value is the flag's empty default, so the flag is left out of argv and
+    swift keeps its default (an empty list cannot be written on swift's command line)."""
+    return flag.kind == "list" and typed == [] and flag.default == []
 
 
 def _problem(what: str, value: Any) -> str:

@@ -20,7 +20,9 @@ from typing import Any
 from swiftkit.errors import RecipeError, ValidationError
 from swiftkit.recipe import history
 from swiftkit.recipe.blocks import SWIFT_ENV_KEY, check_env, check_settings
-from swiftkit.recipe.flags import FlagSchema, coerce_value, load_schema
+from swiftkit.recipe.envnames import env_name_warnings
+from swiftkit.recipe.examples import fix_hint
+from swiftkit.recipe.flags import FlagSchema, clears_flag, coerce_value, load_schema
 from swiftkit.recipe.launchenv import resolve_launch_env
 from swiftkit.recipe.lookup import find_recipe, load_chain
 from swiftkit.recipe.yamlfile import parse_override
@@ -46,7 +48,8 @@ class Recipe:
     args: Mapping[str, Any]
     env: Mapping[str, str]
     settings: Mapping[str, Any]
-    where: Mapping[str, str] = field(default_factory=dict)  # key -> "file:line" or OVERRIDE
+    # key -> "file:line" or OVERRIDE; swiftkit settings as "swiftkit.gpu"
+    where: Mapping[str, str] = field(default_factory=dict)
     notices: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()  # type and key errors, reported with the other checks
     chain: tuple[Path, ...] = ()
@@ -90,8 +93,9 @@ def _type_flag(
     try:
         typed = coerce_value(flag, value)
     except ValueError as e:
-        fix = f"Write {name}: {_example(flag)}." if _example(flag) else "Fix the value."
-        problems.append(f"{where}: {name} {e}. {fix}")
+        problems.append(
+            f"{where}: {name} {e}. {fix_hint(flag, value, override=where.startswith(OVERRIDE))}"
+        )
         return None
     spelling = schema.old_values.get(name)
     if spelling and (message := history.old_value_problem(name, typed, spelling, where)):
@@ -106,12 +110,6 @@ def _renamed(key: str, schema: FlagSchema) -> str | None:
         return None
     old = schema.history.get(key)
     return schema.renames.get(key) or (old["new"] if old and history.is_rename(old) else None)
-
-
-def _example(flag) -> str:
-    if flag.choices:
-        return str(flag.choices[0])
-    return {"int": "8", "float": "0.0001", "bool": "true", "list": "[a, b]"}.get(flag.kind, "")
 
 
 def load_recipe(ref: str, overrides: Sequence[str] = (), *, base_dir: Path | None = None) -> Recipe:
@@ -129,18 +127,25 @@ def load_recipe(ref: str, overrides: Sequence[str] = (), *, base_dir: Path | Non
     env: dict[str, str] = {}
     settings: dict[str, Any] = {}
 
-    def put(key: str, value: Any, loc: str) -> None:
+    def put(key: str, value: Any, loc: str, sub: Mapping[str, str] | None = None) -> None:
         if key in ("env", SWIFT_ENV_KEY):
-            env.update(check_env(value, loc, problems, key=key))
+            block = check_env(value, loc, problems, key=key, key_where=sub)
+            notices.extend(env_name_warnings({k: (sub or {}).get(k, loc) for k in block}))
+            env.update(block)
             return
         if key == "swiftkit":
-            settings.update(check_settings(value, loc, problems))
+            typed_settings = check_settings(value, loc, problems, sub)
+            settings.update(typed_settings)
+            where.update({f"swiftkit.{k}": (sub or {}).get(k, loc) for k in typed_settings})
             return
         typed = _type_flag(key, value, loc, schema, problems, notices)
         if typed is None:
             return
         name, val = typed
         args.pop(name, None)  # re-insert so the order shows where the value came from
+        where.pop(name, None)
+        if clears_flag(schema.flags[name], val):  # `val_dataset: []`: swift's default, unset
+            return
         args[name] = val
         where[name] = loc
 
@@ -164,7 +169,7 @@ def load_recipe(ref: str, overrides: Sequence[str] = (), *, base_dir: Path | Non
                     f"Keep only {renamed}."
                 )
                 continue
-            put(key, value, loc)
+            put(key, value, loc, doc.sub_where(key))
 
     for text in overrides:
         try:

@@ -5,7 +5,7 @@ Recipes are data: only yaml.SafeLoader constructs values, so `!!python/...` tags
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +20,19 @@ class YamlDocument:
 
     problems: what is wrong inside an otherwise readable file (a key set twice, a value that
     cannot be read safely), reported with every other check instead of stopping them.
+    sublines: for a value that is a mapping (the env: and swiftkit: blocks), the line of each of
+    its keys, so a problem with one of them names its own line.
     """
 
     path: Path
     values: dict[str, Any]
     lines: dict[str, int]
     problems: tuple[str, ...] = ()
+    sublines: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def sub_where(self, key: str) -> dict[str, str]:
+        """`file:line` of each key inside the mapping under `key` (empty when it is not one)."""
+        return {k: f"{self.path}:{n}" for k, n in self.sublines.get(key, {}).items()}
 
 
 # Recipes are flat; a nested value (a deepspeed config) needs a few levels. The limits keep a
@@ -147,6 +154,7 @@ def read_yaml_mapping(path: Path) -> YamlDocument:
         problems: list[str] = []
         values: dict[str, Any] = {}
         lines: dict[str, int] = {}
+        sublines: dict[str, dict[str, int]] = {}
         memo: dict = {}
         seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
@@ -177,6 +185,12 @@ def read_yaml_mapping(path: Path) -> YamlDocument:
             values.pop(key, None)  # the last one wins, as in yaml.safe_load
             values[key] = loader.construct_object(value_node, deep=True)
             lines[key] = line
+            if isinstance(value_node, yaml.MappingNode):
+                sublines[key] = {
+                    k.value: k.start_mark.line + 1
+                    for k, _ in value_node.value
+                    if isinstance(k, yaml.ScalarNode)
+                }
     except yaml.YAMLError as e:
         raise RecipeError(_syntax_message(path, e)) from e
     except RecursionError as e:  # thousands of nested brackets, before _walk sees them
@@ -187,7 +201,7 @@ def read_yaml_mapping(path: Path) -> YamlDocument:
         raise RecipeError(msg) from e
     finally:
         loader.dispose()
-    return YamlDocument(path=path, values=values, lines=lines, problems=tuple(problems))
+    return YamlDocument(path, values, lines, tuple(problems), sublines)
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -27,6 +27,11 @@ DATA = {"data/train.jsonl": f"{ROW}\n{ROW}\n"}
 R = "{T}/recipes/r.yaml"
 SEE_LS = "Run python -m swiftkit ls."
 SEE_FLAGS = "See python -m swiftkit flags for the list."
+# a relative dataset path that does not exist, read from the working directory as swift reads it
+NOT_HERE = (
+    "swift reads a relative path from the directory it runs in, here {T}). Check the path, or run "
+    "from the directory it is relative to."
+)
 ALIAS_FIX = "Recipes are plain data: write the value out without anchors, aliases or deep nesting."
 
 
@@ -104,8 +109,8 @@ CASES = [
         problems(
             f"{R}:5: lora_rank is set twice (first on line 2). Keep one of them.",
             f"{R}:3: lora_rnak is not a swift sft flag. Did you mean lora_rank?",
-            "data/missing.jsonl: dataset not found (looked for {T}/data/missing.jsonl). Check "
-            "the path; relative paths are read from the directory swift runs in.",
+            f"{R}:4: data/missing.jsonl: dataset not found (looked for "
+            f"{{T}}/data/missing.jsonl: {NOT_HERE}",
         ),
     ),
     Case(
@@ -241,7 +246,7 @@ CASES = [
         V,
         one(
             f"{R}:3: gradient_checkpointing must be true or false (got 'maybe'). "
-            "Write gradient_checkpointing: true."
+            "Write gradient_checkpointing: true or gradient_checkpointing: false."
         ),
     ),
     Case(
@@ -267,7 +272,6 @@ CASES = [
         recipe("model: m\ndataset: []\n"),
         V,
         problems(
-            f"{R}:2: dataset must list at least one value (got []). Write dataset: [a, b].",
             f"{R}: dataset is not set. "
             "Add dataset: FILE_OR_ID (e.g. datasets/self_cognition.json).",
         ),
@@ -371,7 +375,7 @@ CASES = [
         one(
             f"{R}:3: tuner_type must be one of: 'adalora', 'adapter', 'boft', 'bone', 'dummy', "
             "'fourierft', 'full', 'ia3', 'llamapro', 'longlora', 'lora', 'lora_llm', 'reft', "
-            "'vera' (got 'lorra'). Write tuner_type: adalora."
+            "'vera' (got 'lorra'). Write tuner_type: lora."
         ),
     ),
     Case(
@@ -404,8 +408,8 @@ CASES = [
         recipe("model: m\ndataset: data/nope.jsonl\n"),
         V,
         one(
-            "data/nope.jsonl: dataset not found (looked for {T}/data/nope.jsonl). Check the path; "
-            "relative paths are read from the directory swift runs in."
+            f"{R}:2: data/nope.jsonl: dataset not found (looked for {{T}}/data/nope.jsonl: "
+            + NOT_HERE
         ),
     ),
     Case(
@@ -413,8 +417,8 @@ CASES = [
         recipe(BASE + "val_dataset: data/val.jsonl\n"),
         V,
         one(
-            "data/val.jsonl: dataset not found (looked for {T}/data/val.jsonl). Check the path; "
-            "relative paths are read from the directory swift runs in."
+            f"{R}:3: data/val.jsonl: dataset not found (looked for {{T}}/data/val.jsonl: "
+            + NOT_HERE
         ),
     ),
     Case(
@@ -438,7 +442,11 @@ CASES = [
         "dataset-invalid-json",
         recipe("model: m\ndataset: data/x.json\n", {"data/x.json": '[{"messages": []},\n'}),
         V,
-        one("data/x.json:2:1: invalid JSON (Expecting value). Fix it: swift cannot load it."),
+        problems(
+            "data/x.json:2:1: invalid JSON (Expecting value). Fix it: swift cannot load it.",
+            'data/x.json: row 1: "messages" is an empty list; swift drops the row. Add the '
+            "conversation or remove the row.",
+        ),
     ),
     Case(
         "dataset-invalid-jsonl-line",
@@ -583,7 +591,7 @@ CASES = [
         [*V, "lora_rank=abc"],
         one(
             "command line (lora_rank=...): lora_rank must be an integer (got 'abc'). "
-            "Write lora_rank: 8."
+            "Write lora_rank=8."
         ),
     ),
     Case(
@@ -619,7 +627,7 @@ CASES = [
         [*V, "lora_rank=!!python/object/apply:os.system [ls]"],
         one(
             "command line (lora_rank=...): lora_rank must be an integer "
-            "(got '!!python/object/apply:os.system [ls]'). Write lora_rank: 8."
+            "(got '!!python/object/apply:os.system [ls]'). Write lora_rank=8."
         ),
     ),
     # ---------------------------------------------------------------- env and swiftkit blocks
@@ -637,7 +645,7 @@ CASES = [
         recipe(BASE + "env:\n  1X: 2\n"),
         V,
         one(
-            f"{R}:3: env key '1X' is not an environment variable name. Use letters, digits and "
+            f"{R}:4: env key '1X' is not an environment variable name. Use letters, digits and "
             "_, not starting with a digit (e.g. NPROC_PER_NODE)."
         ),
     ),
@@ -645,7 +653,7 @@ CASES = [
         "env-list-value",
         recipe(BASE + "env:\n  NNODES: [1]\n"),
         V,
-        one(f"{R}:3: env NNODES must be a single value (got [1]). Write NNODES: VALUE."),
+        one(f"{R}:4: env NNODES must be a single value (got [1]). Write NNODES: VALUE."),
     ),
     Case(
         "env-nproc-not-a-number",
@@ -679,7 +687,7 @@ CASES = [
         recipe(BASE + "swiftkit:\n  gpux: A100\n"),
         V,
         one(
-            f"{R}:3: swiftkit.gpux is not a swiftkit setting. "
+            f"{R}:4: swiftkit.gpux is not a swiftkit setting. Did you mean gpu? "
             "Use one of: lr_tuned_for_batch, gpu, description."
         ),
     ),
@@ -688,7 +696,7 @@ CASES = [
         recipe(BASE + "swiftkit:\n  lr_tuned_for_batch: 0\n"),
         V,
         one(
-            f"{R}:3: swiftkit.lr_tuned_for_batch must be a positive integer (got 0). "
+            f"{R}:4: swiftkit.lr_tuned_for_batch must be a positive integer (got 0). "
             "Write e.g. lr_tuned_for_batch: 16 under swiftkit:."
         ),
     ),
@@ -696,7 +704,7 @@ CASES = [
         "swiftkit-gpu-not-text",
         recipe(BASE + "swiftkit:\n  gpu: 4090\n"),
         V,
-        one(f'{R}:3: swiftkit.gpu must be a string (got 4090). Quote it: gpu: "4090".'),
+        one(f'{R}:4: swiftkit.gpu must be a string (got 4090). Quote it: gpu: "4090".'),
     ),
     Case(
         "swift-env-not-a-mapping",
@@ -752,8 +760,8 @@ CASES = [
             "{T}/recipes/c.json:3: lora_rnak is not a swift sft flag. Did you mean lora_rank?",
             "{T}/recipes/c.json: env NPROC_PER_NODE must be a positive integer (got '0'). "
             "Write NPROC_PER_NODE: 2.",
-            "data/nope.jsonl: dataset not found (looked for {T}/data/nope.jsonl). Check the path; "
-            "relative paths are read from the directory swift runs in.",
+            "{T}/recipes/c.json:1: data/nope.jsonl: dataset not found (looked for "
+            f"{{T}}/data/nope.jsonl: {NOT_HERE}",
         ),
     ),
     # ---------------------------------------------------------------- older ms-swift names
@@ -850,11 +858,11 @@ CASES = [
         problems(
             f"{R}:3: lora_rnak is not a swift sft flag. Did you mean lora_rank?",
             "command line (num_train_epochs=...): num_train_epochs must be a number "
-            "(got 'zero'). Write num_train_epochs: 0.0001.",
+            "(got 'zero'). Write num_train_epochs=3.",
             f"{R}:4: learning_rate must be above 0 (got -1.0). "
             "Use e.g. 1e-4 for LoRA, 1e-5 for full.",
-            "data/nope.jsonl: dataset not found (looked for {T}/data/nope.jsonl). Check the path; "
-            "relative paths are read from the directory swift runs in.",
+            f"{R}:2: data/nope.jsonl: dataset not found (looked for {{T}}/data/nope.jsonl: "
+            + NOT_HERE,
         ),
     ),
     # ---------------------------------------------------------------- the command line

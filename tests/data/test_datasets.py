@@ -171,8 +171,9 @@ def test_read_rows_returns_raw_rows_and_raises_on_broken_files():
 
 PROBLEMS = {
     "missing.jsonl": [
-        f"missing.jsonl: dataset not found (looked for {FIXTURES / 'missing.jsonl'}). Check the "
-        "path; relative paths are read from the directory swift runs in."
+        f"missing.jsonl: dataset not found (looked for {FIXTURES / 'missing.jsonl'}: swift reads "
+        f"a relative path from the directory it runs in, here {FIXTURES}). Check the path, or run "
+        "from the directory it is relative to."
     ],
     "empty.jsonl": [
         "empty.jsonl: is empty, and swift fails on an empty file. Add rows or remove it from "

@@ -4,6 +4,7 @@ unknown (as swift fails on the whole dataset), files swiftkit cannot read."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +12,7 @@ from swiftkit.data import tokens
 from swiftkit.data.scan import scan_path
 from swiftkit.tiny.tokenizer import save_tokenizer, train_tokenizer
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "datasets"
 ROW = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}
 LONG = {
     "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "y " * 80}]
@@ -61,3 +63,29 @@ def test_parquet_is_left_to_swift(tmp_path):
     problems: list[str] = []
     assert scan_path(tmp_path / "d", "d", problems).rows is None
     assert problems == []
+
+
+def test_an_invalid_json_line_is_listed_with_the_other_rows_problems():
+    # tests/fixtures/datasets/bad_json_line.jsonl: the reported file, line 4 cut short
+    path = FIXTURES / "bad_json_line.jsonl"
+    problems: list[str] = []
+    assert scan_path(path, "bad.jsonl", problems).rows is None  # swift cannot load the file
+    assert [p.split(" ", 1)[0] for p in problems] == [
+        "bad.jsonl:2:", "bad.jsonl:3:", "bad.jsonl:4:", "bad.jsonl:5:", "bad.jsonl:6:"
+    ]  # fmt: skip
+    assert problems[2] == (
+        "bad.jsonl:4: invalid JSON Lines row (Expecting value at column 15). Fix or delete the "
+        "line: swift cannot load the file."
+    )
+
+
+def test_invalid_json_lines_are_capped_like_row_problems(tmp_path):
+    write(tmp_path / "d.jsonl", [ROW])
+    with (tmp_path / "d.jsonl").open("a", encoding="utf-8") as f:
+        f.write("{oops\n" * 8)
+    problems: list[str] = []
+    scan_path(tmp_path / "d.jsonl", "d.jsonl", problems)
+    assert len(problems) == 6
+    assert problems[-1] == (
+        "d.jsonl: 3 more lines swift cannot load, like those above. Fix or delete them."
+    )

@@ -155,3 +155,21 @@ def test_length_profile_and_rows_dropped_with_a_local_tokenizer(tmp_path, monkey
     assert 0 < plan.datasets[0].longest_label_tokens < max(kept)
     text = render_plan(plan)
     assert f"max_length 100: {len(kept)} rows fit, {40 - len(kept)} are longer" in text
+
+
+def test_errors_elsewhere_keep_the_exact_token_counts(tmp_path):
+    # the rows were tokenized by the one read of the dataset: an unrelated error (a malformed
+    # override) must not turn them into "upper bounds" with a "tokenizer is not local" note
+    from swiftkit.tiny.tokenizer import save_tokenizer, train_tokenizer
+
+    tok = tmp_path / "tok"
+    tok.mkdir()
+    save_tokenizer(train_tokenizer(), tok)
+    write_rows(tmp_path / "d.json", 3)
+    (tmp_path / "r.yaml").write_text(
+        f"model: {tok}\ntemplate: qwen2_5\ndataset: d.json\n", encoding="utf-8"
+    )
+    plan = make_plan(load_recipe(str(tmp_path / "r.yaml"), ["foo"]), base_dir=tmp_path, environ={})
+    assert plan.errors == ("override 'foo' has no '='. Write key=value, e.g. learning_rate=2e-4.",)
+    assert plan.rows_exact is True
+    assert not [n for n in plan.notes if "tokenizer is not local" in n]

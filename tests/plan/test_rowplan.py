@@ -85,3 +85,44 @@ def test_model_name_with_only_other_datasets_does_nothing(tmp_path, rows_file):
     assert any(
         w.startswith(f"{tmp_path}/r.yaml:3: model_name does nothing here") for w in plan.warnings
     )
+
+
+def test_a_missing_dataset_names_the_recipe_line_it_came_from_through_extends(
+    tmp_path, monkeypatch
+):
+    # swift reads a relative dataset path from its working directory (swift/dataset/
+    # dataset_syntax.py DatasetSyntax.parse: os.path.exists), not from the recipe's folder
+    base = tmp_path / "recipes" / "base.yaml"
+    base.parent.mkdir()
+    base.write_text(
+        "model: m\ndataset: datasets/self_cognition.json\nmodel_name: [a, b]\nmodel_author: c\n",
+        encoding="utf-8",
+    )
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    (work / "child.yaml").write_text(f"extends: {base}\nlearning_rate: 2e-4\n", "utf-8")
+    monkeypatch.chdir(work)
+    plan = make_plan(load_recipe("child.yaml"), base_dir=work, environ={})
+    assert plan.errors == (
+        f"{base}:2: datasets/self_cognition.json: dataset not found (looked for "
+        f"{work}/datasets/self_cognition.json: swift reads a relative path from the directory it "
+        f"runs in, here {work}). Check the path, or run from the directory it is relative to.",
+    )
+    # nothing can be said about the placeholders of a file that is not there
+    assert not [w for w in plan.warnings if "does nothing here" in w]
+
+
+def test_the_held_out_files_placeholders_are_blamed_on_val_dataset(tmp_path, rows_file):
+    reply = {"role": "assistant", "content": "{{NAME}}"}
+    held = {"messages": [{"role": "user", "content": "who?"}, reply]}
+    (tmp_path / "held.jsonl").write_text(json.dumps(held) + "\n", encoding="utf-8")
+    (tmp_path / "r.yaml").write_text(
+        "model: m\ndataset: other.jsonl\nval_dataset: held.jsonl\n", encoding="utf-8"
+    )
+    recipe = load_recipe(str(tmp_path / "r.yaml"), [f"dataset={rows_file}"])
+    plan = make_plan(recipe, base_dir=tmp_path, environ={})
+    assert plan.warnings == (
+        f"{tmp_path}/r.yaml:3: held.jsonl holds {{{{NAME}}}}/{{{{AUTHOR}}}} but model_name and "
+        "model_author are not set: the model would learn the placeholders literally. Set "
+        "model_name: and model_author:.",
+    )

@@ -150,3 +150,55 @@ def test_reserved_keys_cannot_be_overridden(project):
         "override 'extends=b': extends cannot be overridden from the command line. "
         "Edit the recipe file, or set environment variables directly.",
     )
+
+
+# ---------------------------------------------------------------- clearing a list flag
+
+
+@pytest.mark.parametrize("value", ["[]", "null"])
+def test_an_inherited_val_dataset_is_cleared_from_the_command_line(project, value):
+    # swift's default for val_dataset is [] (swift/arguments/base_args/data_args.py): clearing
+    # it gives that default, and the flag is left out of what swift is given.
+    write(project, "base", "model: m\ndataset: a.jsonl\nval_dataset: v.jsonl\n")
+    write(project, "child", "extends: base\n")
+    recipe = load_recipe("child", [f"val_dataset={value}"])
+    assert recipe.problems == ()
+    assert "val_dataset" not in recipe.args
+    assert recipe.args["dataset"] == ["a.jsonl"]
+
+
+def test_an_empty_list_is_refused_where_swift_has_a_default_to_keep(project):
+    write(project, "r", "model: m\ndataset: a.jsonl\ntarget_modules: []\n")
+    assert load_recipe("r").problems == (
+        f"{project}/recipes/r.yaml:3: target_modules must list at least one value (got []). "
+        "Write target_modules: [all-linear].",
+    )
+
+
+def test_an_empty_list_for_an_optional_list_flag_is_unset(project):
+    write(project, "r", "model: m\ndataset: a.jsonl\nmodel_name: []\n")
+    recipe = load_recipe("r")
+    assert recipe.problems == ()
+    assert recipe.args["model_name"] is None
+
+
+# ---------------------------------------------------------------- lines inside the blocks
+
+
+def test_swiftkit_and_env_problems_name_their_own_lines(project):
+    path = write(
+        project,
+        "r",
+        "model: m\ndataset: a.jsonl\nenv:\n  OMP_NUM_THREADS: 1\n  1X: 2\nswiftkit:\n"
+        "  gpus: 4090D\n  gpu: 4090D\n  descripton: x\n",
+    )
+    recipe = load_recipe("r")
+    assert recipe.problems == (
+        f"{path}:5: env key '1X' is not an environment variable name. Use letters, digits and "
+        "_, not starting with a digit (e.g. NPROC_PER_NODE).",
+        f"{path}:7: swiftkit.gpus is not a swiftkit setting. Did you mean gpu? Use one of: "
+        "lr_tuned_for_batch, gpu, description.",
+        f"{path}:9: swiftkit.descripton is not a swiftkit setting. Did you mean description? "
+        "Use one of: lr_tuned_for_batch, gpu, description.",
+    )
+    assert recipe.location("swiftkit.gpu") == f"{path}:8"
