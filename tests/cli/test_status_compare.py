@@ -44,7 +44,7 @@ def test_status_plain_text(tmp_path, capsys):
         "eval_loss:     7.1416 at step 36, best 7.1416 at step 36",
         "peak memory:   not logged (swift logs memory(GiB) on a GPU only); plan 1.12 GiB",
         "checkpoints:   checkpoint-30, checkpoint-36 (best: checkpoint-36, eval_loss 7.1416)",
-        "stability:     roughness 0.001 over the last 20 logs, worst 0.004 at step 20 "
+        "stability:     roughness 0.000 over the last 20 logs, worst 0.004 at step 8 "
         "(ok: above 0.10 is noisy)",
         "warnings:",
     ]
