@@ -187,9 +187,7 @@ def make_schedule(
     rotation = plan_rotation(
         save_at, eval_at if best_by_eval else (), save_total_limit=save_total_limit
     )
-    kept = kept_at_end(
-        save_at, eval_at if best_by_eval else (), save_total_limit=save_total_limit
-    )
+    kept = kept_at_end(save_at, eval_at if best_by_eval else (), save_total_limit=save_total_limit)
     return Schedule(
         world_size=world_size,
         per_device_batch=batch,

@@ -49,5 +49,8 @@ def test_disk_parts_and_total_agree(in_repo, capsys):
     assert code == 0
     disk = out[out.index("disk: ") :].splitlines()[:2]
     per = disk[0].split(" per checkpoint")[0].removeprefix("disk: ")
-    assert disk[1] == f"  one checkpoint: weights 77 MiB + optimizer 154 MiB + other files 16 MiB = {per}"
+    assert (
+        disk[1]
+        == f"  one checkpoint: weights 77 MiB + optimizer 154 MiB + other files 16 MiB = {per}"
+    )
     assert per == "247 MiB"
