@@ -7,6 +7,7 @@ import datetime as dt
 import shlex
 from collections.abc import Sequence
 
+from swiftkit.cli.common import count
 from swiftkit.plan.nodes import node_env, swiftkit_command
 from swiftkit.plan.plan import Plan
 from swiftkit.recipe.launchenv import DEFAULT
@@ -45,7 +46,7 @@ def render_launch(plan: Plan) -> list[str]:
             ]
             mark = f" ({', '.join(marks)})" if marks else ""
             batches = (
-                f", {row.batches_per_epoch} batches per epoch"
+                f", {count(row.batches_per_epoch, 'batch', 'batches')} per epoch"
                 if row.batches_per_epoch is not None
                 else ""
             )

@@ -51,11 +51,13 @@ def _schedule(plan: Plan) -> list[str]:
         f"x {ranks} = {s.effective_batch_size}"
     )
     if s.sequence_parallel > 1:
-        per_process = f"ceil({plan.train_rows} / {dp}) = {s.rows_per_process} rows per SP group"
+        per_process = (
+            f"ceil({plan.train_rows} / {dp}) = {count(s.rows_per_process, 'row')} per SP group"
+        )
     elif w > 1:
         per_process = (
-            f"{plan.train_rows} // {w} = {s.rows_per_process} rows per process, the remainder "
-            "dropped"
+            f"{plan.train_rows} // {w} = {count(s.rows_per_process, 'row')} per process, the "
+            "remainder dropped"
         )
     else:
         per_process = count(plan.train_rows, "row")
@@ -240,7 +242,7 @@ def render_time(plan: Plan) -> list[str]:
     saves = len(s.save_steps_at) if s else 0
     return [
         f"time on {t.device} ({t.basis.replace('_', ' ')}: {t.basis_detail}):",
-        f"  per optimizer update: {t.step_seconds:.3g} s; {s.max_steps} updates: "
+        f"  per optimizer update: {t.step_seconds:.3g} s; {count(s.max_steps, 'update')}: "
         f"{duration(t.train_seconds)}",
         f"  evaluation: {duration(t.eval_seconds)} ({evals}x); checkpoint saves: "
         f"{duration(t.save_seconds)} ({saves}x)",
