@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 
-from swiftkit.cli.common import EXIT_BAD_INPUT, EXIT_NO_FIT, EXIT_OK, add_recipe_args, err, out
+from swiftkit.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_NO_FIT,
+    EXIT_OK,
+    add_recipe_args,
+    count,
+    err,
+    out,
+)
 from swiftkit.cli.fit import add_fit_args
 
 VALIDATE_HELP = """\
@@ -88,8 +96,12 @@ def cmd_validate(args) -> int:
     for w in plan.warnings:
         err(f"warning: {w}")
     s = plan.schedule
-    steps = f", {plan.train_rows} training rows, {s.max_steps} optimizer updates" if s else ""
-    out(f"{plan.recipe_path}: OK ({len(plan.args)} flags{steps})")
+    steps = (
+        f", {count(plan.train_rows, 'training row')}, {count(s.max_steps, 'optimizer update')}"
+        if s
+        else ""
+    )
+    out(f"{plan.recipe_path}: OK ({count(len(plan.args), 'flag')}{steps})")
     return EXIT_OK
 
 

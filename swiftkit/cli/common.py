@@ -52,6 +52,11 @@ def add_recipe_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def count(n: int, noun: str, nouns: str | None = None) -> str:
+    """`1 checkpoint folder`, `2 checkpoint folders`: the noun agrees with the number."""
+    return f"{n} {noun if n == 1 else nouns or noun + 's'}"
+
+
 def num(v: float | None, fmt: str = ".4f") -> str:
     return "-" if v is None else format(v, fmt)
 

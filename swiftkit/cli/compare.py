@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from swiftkit.watch.summary import compare_row
 COLUMNS = (
     "run",
     "state",
-    "batch",
+    "effective batch",
     "lr",
     "steps",
     "final loss",
@@ -39,8 +40,9 @@ def add_parsers(sub) -> None:
     p.add_argument(
         "--png",
         type=Path,
-        default=Path("compare.png"),
-        help="where to write the plot (default ./compare.png)",
+        default=None,
+        help="where to write the plot (default: compare.png in the folder that holds all the "
+        "runs, e.g. their output_dir; ./compare.png when they share none)",
     )
     p.add_argument("--no-png", action="store_true", help="do not write the plot")
     p.set_defaults(func=cmd_compare)
@@ -73,11 +75,32 @@ def plain_table(rows: list[dict[str, Any]]) -> str:
     )
 
 
+def default_png(dirs: list[Path]) -> Path:
+    """compare.png in the deepest folder holding every run (never inside one run, never the
+    filesystem root), else in the working directory."""
+    resolved = [Path(d).resolve() for d in dirs]
+    common = Path(os.path.commonpath(resolved))
+    if common in resolved:
+        common = common.parent
+    if common == Path(common.anchor):
+        return Path("compare.png")
+    return _relative(common / "compare.png")
+
+
+def _relative(path: Path) -> Path:
+    """The path as the user would type it from the working directory, where it is below it."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
 def cmd_compare(args) -> int:
     dirs = list(dict.fromkeys(find_run(ref) for ref in args.runs))
     runs = [read_run(d) for d in dirs]
     rows = [compare_row(r) for r in runs]
-    png = None if args.no_png else charts.plot_runs(runs, args.png)
+    target = args.png if args.png is not None else default_png(dirs)
+    png = None if args.no_png else charts.plot_runs(runs, target)
     tty = sys.stdout.isatty() and not args.json
     if args.json:
         print(json.dumps({"runs": rows, "png": str(png) if png else None}, indent=2), flush=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from swiftkit.cli.common import count
+from swiftkit.cli.disk import render_disk, render_kept
 from swiftkit.cli.nodes import render_launch
 from swiftkit.plan.plan import Plan
 from swiftkit.plan.schedule import abbreviate
@@ -25,7 +27,12 @@ def _rows(plan: Plan) -> list[str]:
             f", {d.rows_over_max_length} over max_length dropped" if d.rows_over_max_length else ""
         )
         role = "validation" if d.role == "val" else f"{d.train_rows} train / {d.val_rows} val"
-        out.append(f"  {d.spec}: {d.rows_in_file} rows{sampled} -> {role}{dropped}")
+        out.append(f"  {d.spec}: {count(d.rows_in_file, 'row')}{sampled} -> {role}{dropped}")
+    if plan.train_rows is None or plan.val_rows is None:
+        unread = sum(d.rows_in_file is None for d in plan.datasets)
+        why = f" ({unread} of {count(len(plan.datasets), 'dataset')} not read)" if unread else ""
+        out.append(f"  total: unknown{why}")
+        return out
     qualifier = "" if plan.rows_exact else " (upper bound)"
     out.append(f"  total: {plan.train_rows} train, {plan.val_rows} validation{qualifier}")
     return out
@@ -47,14 +54,16 @@ def _schedule(plan: Plan) -> list[str]:
         f"x {ranks} = {s.effective_batch_size}"
     )
     if s.sequence_parallel > 1:
-        per_process = f"ceil({plan.train_rows} / {dp}) = {s.rows_per_process} rows per SP group"
+        per_process = (
+            f"ceil({plan.train_rows} / {dp}) = {count(s.rows_per_process, 'row')} per SP group"
+        )
     elif w > 1:
         per_process = (
-            f"{plan.train_rows} // {w} = {s.rows_per_process} rows per process, the remainder "
-            "dropped"
+            f"{plan.train_rows} // {w} = {count(s.rows_per_process, 'row')} per process, the "
+            "remainder dropped"
         )
     else:
-        per_process = f"{plan.train_rows} rows"
+        per_process = count(plan.train_rows, "row")
     lines = [
         eff,
         f"  batches per epoch: {s.batches_per_epoch} ({per_process}, batch {s.per_device_batch})",
@@ -72,11 +81,7 @@ def _schedule(plan: Plan) -> list[str]:
         f"  evaluates at: {abbreviate(s.eval_steps_at)}",
         f"  saves at: {abbreviate(s.save_steps_at)}",
     ]
-    if s.save_steps_at:
-        kept = ", ".join(f"checkpoint-{n}" for n in s.checkpoints_kept)
-        best = " (plus the best by eval loss, if older)" if s.keeps_best_checkpoint else ""
-        lines.append(f"  kept at the end: {kept}{best}")
-        lines.append(f"  at most {s.checkpoints_at_once} checkpoint folders exist at once")
+    lines += render_kept(s)
     return lines
 
 
@@ -221,21 +226,7 @@ def render_plan(plan: Plan) -> str:
         lines.append(f"  note: {plan.lr_note}")
     lines.append("memory (per GPU):")
     lines += _memory(plan)
-    if plan.disk:
-        d = plan.disk
-        free = gib(d.free_bytes) if d.free_bytes is not None else "unknown"
-        lines.append(
-            f"disk: {gib(d.checkpoint_bytes)} per checkpoint x {d.checkpoints_at_once} at once = "
-            f"{gib(d.needed_bytes)}; free under {d.output_root}: {free}"
-        )
-        c = plan.memory.checkpoint if plan.memory else None
-        if c is not None:
-            optimizer = (
-                f", optimizer {gib(c.optimizer_bytes + c.deepspeed_weights_bytes)}"
-                if c.optimizer_bytes
-                else " (save_only_model: no optimizer)"
-            )
-            lines.append(f"  one checkpoint: weights {gib(c.weights_bytes)}{optimizer}")
+    lines += render_disk(plan)
     lines += render_time(plan)
     if plan.notes:
         lines.append("notes:")
@@ -261,7 +252,7 @@ def render_time(plan: Plan) -> list[str]:
     saves = len(s.save_steps_at) if s else 0
     return [
         f"time on {t.device} ({t.basis.replace('_', ' ')}: {t.basis_detail}):",
-        f"  per optimizer update: {t.step_seconds:.3g} s; {s.max_steps} updates: "
+        f"  per optimizer update: {t.step_seconds:.3g} s; {count(s.max_steps, 'update')}: "
         f"{duration(t.train_seconds)}",
         f"  evaluation: {duration(t.eval_seconds)} ({evals}x); checkpoint saves: "
         f"{duration(t.save_seconds)} ({saves}x)",

@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from swiftkit.cli.common import EXIT_BAD_INPUT, EXIT_OK, add_recipe_args, err, out
+from swiftkit.cli.common import EXIT_BAD_INPUT, EXIT_OK, add_recipe_args, count, err, out
 
 HELP = """\
 Write a SLURM batch script for a recipe: it plans once, then srun starts `swiftkit train` on every
@@ -107,11 +107,14 @@ def cmd_sbatch(args: argparse.Namespace) -> int:
     warnings = list(plan.warnings)
     if plan.world_size != asked and launch is not None:
         warnings.append(
-            f"the job will run {launch.nnodes} node(s) x {launch.nproc_per_node} process(es) = "
+            f"the job will run {count(launch.nnodes, 'node')} x "
+            f"{count(launch.nproc_per_node, 'process', 'processes')} = "
             f"world size {plan.world_size}, not --nodes {args.nodes} x --gpus-per-node "
             f"{args.gpus_per_node}: NNODES from {launch.values['NNODES'].describe()}, "
             f"NPROC_PER_NODE from {launch.values['NPROC_PER_NODE'].describe()}"
         )
+    # The same findings plan prints for this layout (swiftkit.cli.render.render_plan).
+    notes = [*([plan.lr_note] if plan.lr_note else []), *plan.notes]
     s = plan.schedule
     summary = {
         "path": str(path),
@@ -121,15 +124,20 @@ def cmd_sbatch(args: argparse.Namespace) -> int:
         "effective_batch_size": s.effective_batch_size if s else None,
         "max_steps": s.max_steps if s else None,
         "warnings": warnings,
+        "notes": notes,
     }
     if args.json:
         out(json.dumps(summary, indent=2))
         return EXIT_OK
+    for n in notes:
+        err(f"note: {n}")
     for w in warnings:
         err(f"warning: {w}")
     steps = (
-        f", {s.max_steps} optimizer updates, effective batch {s.effective_batch_size}" if s else ""
+        f", {count(s.max_steps, 'optimizer update')}, effective batch {s.effective_batch_size}"
+        if s
+        else ""
     )
-    err(f"{recipe.name}: {args.nodes} node(s), world size {plan.world_size}{steps}")
+    err(f"{recipe.name}: {count(args.nodes, 'node')}, world size {plan.world_size}{steps}")
     out(str(path))
     return EXIT_OK

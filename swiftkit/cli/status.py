@@ -13,6 +13,7 @@ from typing import Any
 
 from swiftkit.cli.common import EXIT_OK, STATE_STYLE, duration, num
 from swiftkit.watch import charts
+from swiftkit.watch.curves import digits_apart
 from swiftkit.watch.runs import find_run, read_run
 from swiftkit.watch.runstate import PROVENANCE_DIR, RUNNING
 from swiftkit.watch.summary import summarize
@@ -105,8 +106,9 @@ def status_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
         "- (fewer than 5 logged losses)"
         if st is None
         else (
-            f"roughness {st['roughness']:.3f} over the last {st['window_logs']} logs, worst "
-            f"{st['worst']:.3f} at step {st['worst_step']} ({'HIGH' if st['high'] else 'ok'}: "
+            f"roughness {digits_apart(st['roughness'], st['threshold'])} over the last "
+            f"{st['window_logs']} logs, worst {digits_apart(st['worst'], st['threshold'])} at "
+            f"step {st['worst_step']} ({'HIGH' if st['high'] else 'ok'}: "
             f"above {st['threshold']:.2f} is noisy)"
         )
     )

@@ -20,6 +20,7 @@ from swiftkit.cli.common import (
     EXIT_NO_FIT,
     EXIT_OK,
     add_recipe_args,
+    count,
     duration,
     err,
     out,
@@ -144,7 +145,7 @@ def cmd_sweep(args) -> int:
             "problems": bad + no_fit,
         }, default=str))  # fmt: skip
     else:
-        out(f"sweep of {sweep.recipe_path} ({len(planned)} variants, {sweep.sweep_dir}):")
+        out(f"sweep of {sweep.recipe_path} ({count(len(planned), 'variant')}, {sweep.sweep_dir}):")
         out(render_plans([_row(v, p, st) for v, _, p, st in planned]))
     if bad or no_fit:
         n = len(bad) + len(no_fit)
@@ -214,7 +215,7 @@ def _compare(args, sweep) -> int:
                         "ranked_by": "best_eval_loss", "runs": rows,
                         "png": str(png) if png else None}))  # fmt: skip
         return EXIT_OK
-    out(f"ranked by best eval_loss ({len(rows)} runs):")
+    out(f"ranked by best eval_loss ({count(len(rows), 'run')}):")
     width = max((len(r["run"].split("/")[0]) for r in rows), default=0)
     for i, r in enumerate(rows, 1):
         loss = r["best_eval_loss"]

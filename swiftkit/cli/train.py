@@ -110,7 +110,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from swiftkit.cli.nodes import dry_run_commands
+    from swiftkit.cli.nodes import dry_run_commands, dry_run_notes
     from swiftkit.cli.progress import plan_progress
     from swiftkit.cli.render import render_plan, render_problems
     from swiftkit.plan.plan import make_plan
@@ -130,6 +130,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         if plan.errors:
             err(render_problems(plan))
             return EXIT_BAD_INPUT
+        for line in dry_run_notes(plan):
+            err(line)
         if getattr(args, "swift_config", None) is not None:
             return _write_swift_config(args.swift_config, recipe, plan)
         out(dry_run_commands(plan, args.recipe, args.overrides))
@@ -152,6 +154,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             from swiftkit.cli.fit import override_words
 
             words = [*args.overrides, *override_words(fit.changes)]
+            for line in dry_run_notes(plan):
+                err(line)
             out(dry_run_commands(plan, args.recipe, words))
             return EXIT_OK
     out(render_plan(plan))

@@ -11,6 +11,13 @@ The new folder is written before the rotation, so one more exists while it is wr
 save_total_limit 1 and an older best checkpoint, that makes three at once. Which evaluation
 is the best depends on the losses; the plan takes the worst case for disk: the first
 evaluation that has a checkpoint stays the best.
+
+The best counts toward save_total_limit: with a limit N >= 2 the end leaves N folders, the last
+N or the best and the last N - 1. With save_total_limit 1, trainer.py `_finalize_training`
+deletes every folder but `best_model_checkpoint` when training ends, so one folder is left: the
+best. swift always has a best: swift/arguments/sft_args.py `_init_metric_for_best_model` sets
+metric_for_best_model to loss (rouge-l with predict_with_generate) when it is unset, and
+`_determine_best_metric` then records best_global_step at every improving evaluation.
 """
 
 from __future__ import annotations
@@ -68,10 +75,36 @@ def replay_rotation(
                 i += 1
             else:
                 del on_disk[i]
+    if save_total_limit == 1 and best_folder is not None:  # _finalize_training keeps the best
+        on_disk = deque([best_folder])
     last_few = tuple(sorted(set(save_steps)))
     if save_total_limit is not None and save_total_limit > 0:
         last_few = last_few[-save_total_limit:]
     return Rotation(most, tuple(on_disk), best_folder, last_few)
+
+
+@dataclass(frozen=True)
+class KeptAtEnd:
+    """The checkpoint folders training leaves, before the eval losses are known."""
+
+    if_last_is_best: tuple[int, ...]  # the steps kept when the last evaluation is the best
+    best_candidates: tuple[int, ...]  # older steps one of which stays when its eval was the best
+    folders: int  # how many folders remain: the same either way
+
+
+def kept_at_end(
+    save_steps: Sequence[int], eval_steps: Collection[int], *, save_total_limit: int | None
+) -> KeptAtEnd:
+    """What the end leaves (see the module docstring). `eval_steps`: the evaluations that can
+    make a best checkpoint (empty when nothing evaluates). A folder can be the best only when
+    its step is also evaluated (trainer.py `_save_checkpoint` records checkpoint-{best_global_step}
+    only when that folder exists)."""
+    saves = sorted(set(save_steps))
+    if save_total_limit is None or save_total_limit <= 0:
+        return KeptAtEnd(tuple(saves), (), len(saves))
+    last = tuple(saves[-save_total_limit:])
+    older = tuple(s for s in saves[: len(saves) - len(last)] if s in eval_steps)
+    return KeptAtEnd(last, older, len(last))
 
 
 def plan_rotation(

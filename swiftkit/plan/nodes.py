@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from swiftkit.plan.schedule import Schedule
-from swiftkit.recipe.launchenv import LaunchEnv
+from swiftkit.recipe.launchenv import DEFAULT, LaunchEnv
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,11 @@ def node_rows(launch: LaunchEnv, schedule: Schedule | None) -> tuple[NodeRow, ..
     rows = []
     for rank in range(min(launch.nnodes, 1024)):
         host = launch.hosts[rank] if rank < len(launch.hosts) else None
-        if host is None and rank == 0:
-            host = launch.get("MASTER_ADDR")
+        master = launch.values.get("MASTER_ADDR")
+        # torchrun's default 127.0.0.1 names no host that the other nodes of a run can reach.
+        known = master is not None and (master.source != DEFAULT or launch.nnodes == 1)
+        if host is None and rank == 0 and known:
+            host = master.value
         rows.append(
             NodeRow(
                 node_rank=rank,

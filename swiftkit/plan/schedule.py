@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from swiftkit.plan.checkpoints import plan_rotation
+from swiftkit.plan.checkpoints import kept_at_end, plan_rotation
 
 # A schedule longer than this lists its first and last steps only.
 MAX_LISTED_STEPS = 12
@@ -44,6 +44,11 @@ class Schedule:
     data_parallel_size: int = 1  # world_size // sequence_parallel
     rows_per_process: int = 0  # rows one data-parallel rank reads per epoch
     checkpoints_at_once: int = 0  # most checkpoint folders on disk at one time (worst case)
+    # The end: checkpoints_kept when the last evaluation is the best, else one of these older
+    # ones (the best by best_metric) stays instead of the oldest; checkpoints_left folders.
+    best_checkpoint_candidates: tuple[int, ...] = ()
+    checkpoints_left: int = 0
+    best_metric: str = "eval_loss"
 
 
 def rows_per_rank(train_rows: int, *, world_size: int, sequence_parallel: int = 1) -> int:
@@ -141,6 +146,7 @@ def make_schedule(
     drop_last: bool = False,
     max_epochs: int | None = None,
     best_by_eval: bool = True,
+    best_metric: str = "eval_loss",
     max_steps_flag: int = -1,
     warmup_steps: float = 0.0,
     warmup_ratio: float = 0.0,
@@ -155,7 +161,8 @@ def make_schedule(
     """The trainer's schedule. Log, eval and save steps are those of the steps up to last_step;
     with max_epochs the stop at an epoch end evaluates and saves (`DefaultFlowCallbackNew`).
     `best_by_eval`: swift always sets metric_for_best_model (loss by default), so every
-    evaluation can make a new best checkpoint that rotation protects."""
+    evaluation can make a new best checkpoint that rotation protects; `best_metric` names it
+    (`eval_loss`)."""
     batches, updates = updates_for(
         train_rows,
         world_size=world_size,
@@ -180,6 +187,7 @@ def make_schedule(
     rotation = plan_rotation(
         save_at, eval_at if best_by_eval else (), save_total_limit=save_total_limit
     )
+    kept = kept_at_end(save_at, eval_at if best_by_eval else (), save_total_limit=save_total_limit)
     return Schedule(
         world_size=world_size,
         per_device_batch=batch,
@@ -194,8 +202,8 @@ def make_schedule(
         log_steps_at=tuple(sorted(log_at)),
         eval_steps_at=eval_at,
         save_steps_at=save_at,
-        checkpoints_kept=rotation.kept_if_best_is_latest,
-        keeps_best_checkpoint=bool(eval_at) and bool(save_at) and best_by_eval,
+        checkpoints_kept=kept.if_last_is_best,
+        keeps_best_checkpoint=bool(kept.best_candidates),
         last_step=last,
         max_epochs=max_epochs,
         sequence_parallel=max(sequence_parallel, 1),
@@ -204,6 +212,9 @@ def make_schedule(
             train_rows, world_size=world_size, sequence_parallel=sequence_parallel
         ),
         checkpoints_at_once=rotation.most_at_once,
+        best_checkpoint_candidates=kept.best_candidates,
+        checkpoints_left=kept.folders,
+        best_metric=best_metric,
     )
 
 

@@ -14,7 +14,12 @@ from swiftkit.recipe.layout import Layout
 def schedule_options(resolved: Mapping[str, Any], layout: Layout) -> dict[str, Any]:
     """make_schedule's keywords that come from the launch layout and swift's flags."""
     max_epochs = resolved.get("max_epochs")
+    # swift/arguments/sft_args.py _init_metric_for_best_model; the trainer prefixes eval_.
+    metric = resolved.get("metric_for_best_model") or (
+        "rouge-l" if resolved.get("predict_with_generate") else "loss"
+    )
     return {
+        "best_metric": metric if metric.startswith("eval_") else f"eval_{metric}",
         "sequence_parallel": layout.sequence_parallel,
         "drop_last": bool(resolved.get("dataloader_drop_last")),
         "max_epochs": int(max_epochs) if max_epochs is not None else None,
@@ -83,6 +88,9 @@ def schedule_json(s: Schedule | None) -> dict[str, Any]:
         "data_parallel_size": s.data_parallel_size if s else None,
         "sequence_parallel_size": s.sequence_parallel if s else None,
         "checkpoints_at_once": s.checkpoints_at_once if s else None,
+        "checkpoints_left": s.checkpoints_left if s else None,
+        "best_checkpoint_candidates": list(s.best_checkpoint_candidates) if s else [],
+        "best_metric": s.best_metric if s else None,
     }
 
 

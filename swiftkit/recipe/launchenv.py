@@ -192,6 +192,15 @@ def resolve_launch_env(
             f"{RUN_ID_ENV}=ID) so that they share one run directory; train refuses to start "
             "several nodes without one."
         )
+    if nnodes.isdigit() and int(nnodes) > 1 and ordered["MASTER_ADDR"].source == DEFAULT:
+        warnings.append(
+            f"{where}NNODES={nnodes} but MASTER_ADDR is not set (process environment, recipe "
+            "env: or SLURM): torchrun then uses 127.0.0.1 (torch/distributed/run.py "
+            "--master_addr; swift/cli/main.py get_torchrun_args passes only the variables that "
+            "are set), which reaches node 0 only from node 0 itself, so the other nodes cannot "
+            "connect. Set MASTER_ADDR to node 0's address on every node, with the same "
+            "MASTER_PORT (default 29500)."
+        )
     return LaunchEnv(ordered, chosen, hosts, tuple(warnings), tuple(problems))
 
 

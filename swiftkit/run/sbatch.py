@@ -175,9 +175,10 @@ exit "$rc"
 
 
 def write_script(path: Path, text: str) -> Path:
-    """Create `path` (never an existing file) holding `text`, executable. RecipeError if it
-    exists or cannot be written."""
+    """Create `path` (never an existing file) holding `text`, executable, and the folders above
+    it that are missing. RecipeError if it exists or cannot be written."""
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("x", encoding="utf-8") as f:
             f.write(text)
     except FileExistsError:

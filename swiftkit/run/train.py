@@ -37,6 +37,20 @@ class RunSummary:
     resume_from: Path | None = None  # the checkpoint --resume continues from, after a stop
 
 
+def filled_copies(plan: Plan, values, base_dir: Path, key: str = "dataset"):
+    """(raw spec, parsed spec, file name of its filled copy under RUN_DIR/datasets, or None
+    when train passes the spec as it is) for each value of `key` (dataset or val_dataset): a
+    local file the plan found {{NAME}}/{{AUTHOR}} in (or did not count) gets a copy."""
+    role = "train" if key == "dataset" else "val"
+    counted = {d.spec: d.placeholder_rows for d in plan.datasets if d.role == role}
+    for raw in [values] if isinstance(values, str) else values or ():
+        spec = ds.parse_dataset_spec(raw, base_dir=base_dir)
+        if spec.local_path is None or not spec.local_path.is_file() or not counted.get(raw, 1):
+            yield raw, spec, None
+        else:
+            yield raw, spec, f"{spec.local_path.stem}.filled.jsonl"
+
+
 def _filled_datasets(
     plan: Plan, resolved, run_dir: Path, base_dir: Path, key: str = "dataset"
 ) -> list[str]:
@@ -44,15 +58,12 @@ def _filled_datasets(
     filled copy in the run directory, streamed row by row. The plan's read of each dataset
     already counted its placeholder rows: the others are not read again."""
     names, authors = resolved.get("model_name"), resolved.get("model_author")
-    role = "train" if key == "dataset" else "val"
-    counted = {d.spec: d.placeholder_rows for d in plan.datasets if d.role == role}
     out = []
-    for raw in resolved.get(key) or ():
-        spec = ds.parse_dataset_spec(raw, base_dir=base_dir)
-        if spec.local_path is None or not spec.local_path.is_file() or not counted.get(raw, 1):
+    for raw, spec, name in filled_copies(plan, resolved.get(key), base_dir, key):
+        if name is None:
             out.append(raw)
             continue
-        target = run_dir / "datasets" / f"{spec.local_path.stem}.filled.jsonl"
+        target = run_dir / "datasets" / name
         target.parent.mkdir(exist_ok=True)
         changed = False
         with target.open("w", encoding="utf-8") as f:

@@ -93,3 +93,35 @@ def test_every_help_is_written_for_users(capsys):
         out, err = capsys.readouterr()
         assert stop.value.code == 0, (argv, err)
         assert "usage: swiftkit" in out and ".py" not in out, argv
+
+
+def test_every_option_of_every_command_is_in_its_readme_row():
+    """README's commands table names every option each subcommand's --help lists (a user read
+    `validate --gpu`, `--verbose`, `sbatch --job-name`, `--no-png` only in --help)."""
+    from swiftkit.cli.main import build_parser
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8").splitlines()
+    commands = build_parser()._subparsers._group_actions[0].choices
+    for name, parser in commands.items():
+        row = next(x for x in readme if x.startswith(f"| `python -m swiftkit {name}"))
+        for action in parser._actions:
+            flags = [o for o in action.option_strings if o.startswith("--") and o != "--help"]
+            assert not flags or any(f in row for f in flags), (name, flags)
+
+
+def test_readme_exit_codes_name_their_commands():
+    """Each exit code row says which commands return it; plan exits 0 on "will not fit"."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("| code | commands | meaning |") :].split("\n\n")[0]
+    rows = {line.split("|")[1].strip(): line.split("|")[2] for line in table.splitlines()[2:]}
+    assert set(rows) == {"0", "1", "2", "3", "4", "130", "143"}
+    assert "`plan --fit`" in rows["3"] and "`train`" in rows["3"]
+    assert "`plan`" not in rows["3"].replace("`plan --fit`", "")
+    assert '"will not fit"' in readme[readme.index("| 0 | all |") :].splitlines()[0]
+
+
+def test_plan_will_not_fit_exits_zero_as_documented(in_repo, capsys):
+    code, out, _ = run(["plan", "qwen7b_selfcog", "--gpu", "T4"], capsys)
+    assert code == 0 and "Tesla T4 (15.0 GiB): will not fit" in out
+    code, _, _ = run(["plan", "qwen7b_selfcog", "--gpu", "T4", "--fit"], capsys)
+    assert code == 3

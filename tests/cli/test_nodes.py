@@ -74,3 +74,32 @@ def test_dry_run_without_a_run_id_suggests_one(in_repo, capsys, monkeypatch):
     assert code == 0
     assert out.splitlines()[-1].startswith("# no run id was given: qwen7b_selfcog-")
     assert out.count("SWIFTKIT_RUN_ID=qwen7b_selfcog-") == 2
+
+
+def test_dry_run_without_master_addr_writes_a_placeholder(in_repo, capsys, monkeypatch):
+    """Node 1 needs node 0's address: the commands say so instead of leaving torchrun's
+    127.0.0.1 (which only node 0 reaches), and the warning is on stderr."""
+    monkeypatch.setenv("NNODES", "2")
+    code, out, err = run(["train", "qwen7b_selfcog", "--dry-run", "--run-id", "q7-a"], capsys)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "# node 0 of 2" and lines[3] == "# node 1 of 2"  # no 127.0.0.1 host
+    for swift_line in (lines[1], lines[4]):
+        words = shlex.split(swift_line)
+        env = dict(w.split("=", 1) for w in words[: words.index("swift")])
+        assert env["MASTER_ADDR"] == "<node-0-address>" and env["MASTER_PORT"] == "29500"
+    assert "MASTER_ADDR='<node-0-address>' MASTER_PORT=29500 python -m swiftkit train" in lines[5]
+    assert lines[-1] == (
+        "# MASTER_ADDR is not set: replace <node-0-address> with node 0's address (the same on "
+        "every node)"
+    )
+    assert "NNODES=2 but MASTER_ADDR is not set" in err
+
+
+def test_plan_without_master_addr_warns_and_names_no_host(in_repo, capsys, monkeypatch):
+    monkeypatch.setenv("NNODES", "2")
+    monkeypatch.setenv("NPROC_PER_NODE", "8")
+    code, out, _ = run(["plan", "qwen7b_selfcog"], capsys)
+    assert code == 0
+    assert "  node 0 ? (master, this node): 8 processes" in out
+    assert "NNODES=2 but MASTER_ADDR is not set" in out[out.index("warnings:") :]

@@ -44,7 +44,7 @@ def test_status_plain_text(tmp_path, capsys):
         "eval_loss:     7.1416 at step 36, best 7.1416 at step 36",
         "peak memory:   not logged (swift logs memory(GiB) on a GPU only); plan 1.12 GiB",
         "checkpoints:   checkpoint-30, checkpoint-36 (best: checkpoint-36, eval_loss 7.1416)",
-        "stability:     roughness 0.001 over the last 20 logs, worst 0.004 at step 20 "
+        "stability:     roughness 0.000 over the last 20 logs, worst 0.004 at step 8 "
         "(ok: above 0.10 is noisy)",
         "warnings:",
     ]
@@ -122,15 +122,15 @@ def test_compare_table_and_plot(tmp_path, capsys, monkeypatch):
     assert cli.main(["compare", str(a), str(b)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out == [
-        "run                          state     batch  lr     steps  final loss  best loss  "
-        "eval loss  peak mem  wall time",
-        "tiny_ga1/v0-20261128-081118  finished  1      0.005  90/90  7.0847      7.0789     "
-        "7.0559     -         1m 13s",
-        "tiny_ga4/v0-20261128-081005  finished  4      0.005  36/36  7.1764      7.1718     "
-        "7.1416     -         59s",
-        "plot: compare.png",
+        "run                          state     effective batch  lr     steps  final loss  "
+        "best loss  eval loss  peak mem  wall time",
+        "tiny_ga1/v0-20261128-081118  finished  1                0.005  90/90  7.0847      "
+        "7.0789     7.0559     -         1m 13s",
+        "tiny_ga4/v0-20261128-081005  finished  4                0.005  36/36  7.1764      "
+        "7.1718     7.1416     -         59s",
+        "plot: output/compare.png",  # the runs' common folder, shown from the working directory
     ]
-    assert (tmp_path / "compare.png").read_bytes()[:8] == PNG_MAGIC
+    assert (tmp_path / "output" / "compare.png").read_bytes()[:8] == PNG_MAGIC
 
 
 def test_compare_json_matches_logging_jsonl(tmp_path, capsys):
@@ -167,6 +167,21 @@ def test_real_runs_with_two_accumulation_settings(run_sft, tmp_path, capsys, mon
     monkeypatch.chdir(tmp_path)
     assert cli.main(["compare", str(ga1), str(ga2)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split()[:3] == ["run", "state", "batch"]
+    assert out[0].split()[:4] == ["run", "state", "effective", "batch"]
     assert [line.split()[2] for line in out[1:3]] == ["1", "2"]
     assert (tmp_path / "compare.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_compare_writes_its_plot_beside_the_runs(tmp_path, capsys, monkeypatch):
+    """Not into the working directory: into the folder that holds every run compared."""
+    out_dir = tmp_path / "output"
+    a, b = copy_run(GA1, tmp_path), copy_run(GA4, tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert cli.main(["compare", str(a), str(b)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"plot: {out_dir / 'compare.png'}"
+    assert (out_dir / "compare.png").read_bytes()[:8] == PNG_MAGIC
+    assert not (elsewhere / "compare.png").exists()
+    assert cli.main(["compare", str(a), "--json"]) == 0  # one run: beside it, not inside it
+    assert json.loads(capsys.readouterr().out)["png"] == str(a.parent / "compare.png")

@@ -138,7 +138,7 @@ def test_sigterm_stops_the_running_variant_and_resume_finishes_the_sweep(
     assert sorted(r[1] for r in rows) == [
         "gradient_accumulation_steps=1", "gradient_accumulation_steps=2"]  # fmt: skip
     header = lines[lines.index(ranked[-1]) + 1].split()
-    assert header[:5] == ["run", "state", "batch", "lr", "steps"]  # then compare's table
+    assert header[:6] == ["run", "state", "effective", "batch", "lr", "steps"]  # compare's table
     runs = list(first.parent.glob("v*"))
     assert runs == [first]  # resumed in place
     rows = [json.loads(line) for line in (first / "logging.jsonl").read_text().splitlines()]

@@ -55,3 +55,26 @@ def test_auto_fit_run_records_the_change(tmp_path, tiny_model, tiny_dataset, mon
     plan = json.loads((run / "swiftkit" / "plan.json").read_text())
     assert plan["per_device_train_batch_size"] == 4 and plan["effective_batch_size"] == 4
     assert "global_step: 3 of planned max_steps 3" in out  # ceil(9 rows / 4)
+
+
+def test_dry_run_passes_the_filled_copies_and_shows_the_warnings(monkeypatch, capsys):
+    """swift leaves {{NAME}}/{{AUTHOR}} literal in a local file: the command names the copy train
+    writes (the same file name prepare_run gives it), and stderr carries the plan's warnings
+    and the note saying where the copy goes."""
+    from swiftkit.plan.plan import make_plan
+    from swiftkit.recipe.recipe import load_recipe
+    from swiftkit.run.train import filled_copies
+
+    monkeypatch.chdir(REPO)
+    assert main(["train", "qwen7b_selfcog", "--dry-run"]) == 0
+    out, err = capsys.readouterr()
+    argv = shlex.split(out.strip())
+    assert argv[argv.index("--dataset") + 1] == "<RUN_DIR>/datasets/self_cognition.filled.jsonl"
+    plan = make_plan(load_recipe("qwen7b_selfcog"), environ={})
+    [(_, _, name)] = filled_copies(plan, plan.args["dataset"], REPO)
+    assert name == "self_cognition.filled.jsonl"
+    assert f"(<RUN_DIR> = {REPO}/output/vN-YYYYMMDD-HHMMSS)" in err
+    assert "datasets/self_cognition.json -> <RUN_DIR>/datasets/self_cognition.filled.jsonl" in err
+    assert "warning: " in err and "eval_steps is ignored" in err
+    for w in plan.warnings:
+        assert f"warning: {w}" in err

@@ -5,15 +5,16 @@ drives it; the worst case the disk plan takes."""
 import itertools
 import os
 import random
+import shutil
 
 import pytest
 
-from swiftkit.plan.checkpoints import plan_rotation, replay_rotation
+from swiftkit.plan.checkpoints import KeptAtEnd, kept_at_end, plan_rotation, replay_rotation
 
 
 def run_transformers(tmp_path, saves, evals, limit, new_best_at):
     """Folders written and rotated by transformers itself; (most at once, kept at the end)."""
-    from transformers.trainer_utils import rotate_checkpoints
+    from transformers.trainer_utils import rotate_checkpoints, sort_checkpoints
 
     run = tmp_path / f"run-{random.random()}"
     run.mkdir()
@@ -32,6 +33,12 @@ def run_transformers(tmp_path, saves, evals, limit, new_best_at):
         if best_step is not None and (run / f"checkpoint-{best_step}").exists():
             best_folder = str(run / f"checkpoint-{best_step}")  # _save_checkpoint
         rotate_checkpoints(run, limit, best_folder, use_mtime=True)
+    if best_folder is not None and limit == 1:
+        # trainer.py _finalize_training: "Delete the last checkpoint when save_total_limit=1 if
+        # it's different from the best checkpoint" (its loop over sort_checkpoints, restated).
+        for folder in sort_checkpoints(run, best_model_checkpoint=best_folder):
+            if not os.path.samefile(folder, best_folder):
+                shutil.rmtree(folder)
     kept = sorted(int(p.name.split("-")[1]) for p in run.glob("checkpoint-*"))
     return most, tuple(kept)
 
@@ -75,8 +82,36 @@ def test_replay_matches_transformers_on_random_schedules(tmp_path):
 
 def test_limit_one_with_an_older_best_has_three_folders_at_once():
     plan = plan_rotation((2, 4, 6, 8, 10), (4, 8, 10), save_total_limit=1)
-    assert (plan.most_at_once, plan.kept, plan.best) == (3, (4, 10), 4)
+    # Three at once while training; at the end _finalize_training leaves the best alone.
+    assert (plan.most_at_once, plan.kept, plan.best) == (3, (4,), 4)
     assert plan.kept_if_best_is_latest == (10,)
+
+
+@pytest.mark.parametrize(("saves", "evals", "limit", "_"), CASES)
+def test_kept_at_end_covers_every_outcome_of_the_evaluations(tmp_path, saves, evals, limit, _):
+    """Whatever evaluations improve, transformers leaves `folders` folders: the last ones, or
+    one of the best candidates and the last ones but the oldest (the best counts toward the
+    limit: the tiny demo's run left checkpoint-50 and checkpoint-140 with limit 2)."""
+    kept = kept_at_end(saves, evals, save_total_limit=limit)
+    outcomes = {(evals[0], *rest) for n in range(len(evals)) for rest in
+                itertools.combinations(evals[1:], n)} if evals else {()}  # fmt: skip
+    for bests in outcomes:
+        _, left = run_transformers(tmp_path, saves, evals, limit, set(bests))
+        assert len(left) == kept.folders, (saves, evals, limit, bests)
+        if left != kept.if_last_is_best:
+            older = set(left) - set(kept.if_last_is_best)
+            assert len(older) == 1 and older <= set(kept.best_candidates)
+            assert set(left) - older == set(kept.if_last_is_best[1:])
+
+
+def test_kept_at_end_of_the_tiny_demo(tmp_path):
+    """recipes/tiny_demo.yaml: saves every 25 steps and at 140, evaluates at each, limit 2."""
+    saves = (25, 50, 75, 100, 125, 140)
+    kept = kept_at_end(saves, saves, save_total_limit=2)
+    assert kept == KeptAtEnd((125, 140), (25, 50, 75, 100), 2)
+    # The user's demo run: eval_loss 1.926 (25), 1.788 (50), 1.824, 1.817, 1.820, 1.822.
+    _, left = run_transformers(tmp_path, saves, saves, 2, {25, 50})
+    assert left == (50, 140)
 
 
 def test_worst_case_is_the_most_over_every_sequence_of_bests():

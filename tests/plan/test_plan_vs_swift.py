@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from swiftkit.plan.checkpoints import replay_rotation
 from swiftkit.plan.plan import make_plan
 from swiftkit.recipe.recipe import load_recipe
 from swiftkit.run.launch import swift_argv
@@ -113,12 +114,27 @@ def test_plan_max_steps_equals_trainer(
     assert last["global_step/max_steps"] == f"{plan.schedule.max_steps}/{plan.schedule.max_steps}"
     size = int(result["train_dataset"].rsplit("size=", 1)[1].rstrip(")"))
     assert size == plan.train_rows
-    saved = sorted(int(p.name.split("-")[1]) for p in run.glob("checkpoint-*"))
-    assert tuple(saved) == plan.schedule.checkpoints_kept or (
-        plan.schedule.keeps_best_checkpoint
-        and set(plan.schedule.checkpoints_kept) <= set(saved) <= set(plan.schedule.save_steps_at)
+    saved = tuple(sorted(int(p.name.split("-")[1]) for p in run.glob("checkpoint-*")))
+    s = plan.schedule
+    # The count the plan states, and the folders it names: the last ones, or the best (one of
+    # the candidates) in place of the oldest of them.
+    assert len(saved) == s.checkpoints_left
+    assert saved == s.checkpoints_kept or (
+        len(set(saved) - set(s.checkpoints_kept)) == 1
+        and set(saved) - set(s.checkpoints_kept) <= set(s.best_checkpoint_candidates)
+        and set(s.checkpoints_kept[1:]) <= set(saved)
     )
     logged = [json.loads(x) for x in (run / "logging.jsonl").read_text().splitlines()]
+    best, bests = float("inf"), set()
+    for r in logged:  # _determine_best_metric: eval_loss strictly lower than every one before
+        if "eval_loss" in r and r["eval_loss"] < best:
+            best = r["eval_loss"]
+            bests.add(int(r["global_step/max_steps"].split("/")[0]))
+    limit = plan.args.get("save_total_limit")
+    replay = replay_rotation(
+        s.save_steps_at, s.eval_steps_at, save_total_limit=limit, new_best_at=bests
+    )
+    assert replay.kept == saved
     evals = [int(r["global_step/max_steps"].split("/")[0]) for r in logged if "eval_loss" in r]
     # With eval_strategy epoch and a partial last epoch the trainer evaluates twice at the
     # final step (at the stop and at the epoch end): the same step, so compare the steps.

@@ -109,7 +109,7 @@ def test_run_id_sources():
 
 
 def test_several_nodes_without_a_run_id_warn():
-    launch = resolve_launch_env({}, {"NNODES": "2"}, recipe_path="r.yaml")
+    launch = resolve_launch_env({}, {"NNODES": "2", "MASTER_ADDR": "gpu01"}, recipe_path="r.yaml")
     assert launch.warnings == (
         "r.yaml: NNODES=2: give every node the same run id (--run-id ID or SWIFTKIT_RUN_ID=ID) "
         "so that they share one run directory; train refuses to start several nodes without one.",
@@ -147,3 +147,25 @@ def test_several_nodes_without_a_run_id_warn():
 )
 def test_bad_launch_values_are_problems(environ, run_id, problem):
     assert resolve_launch_env({}, environ, run_id=run_id).problems == (problem,)
+
+
+def test_several_nodes_without_master_addr_are_warned():
+    """torchrun's --master_addr default 127.0.0.1 reaches node 0 only from node 0 itself
+    (torch/distributed/run.py); swift/cli/main.py get_torchrun_args passes only what is set."""
+    launch = resolve_launch_env({}, {"NNODES": "2", "SWIFTKIT_RUN_ID": "r"}, recipe_path="r.yaml")
+    assert launch.warnings == (
+        "r.yaml: NNODES=2 but MASTER_ADDR is not set (process environment, recipe env: or "
+        "SLURM): torchrun then uses 127.0.0.1 (torch/distributed/run.py --master_addr; "
+        "swift/cli/main.py get_torchrun_args passes only the variables that are set), which "
+        "reaches node 0 only from node 0 itself, so the other nodes cannot connect. Set "
+        "MASTER_ADDR to node 0's address on every node, with the same MASTER_PORT (default "
+        "29500).",
+    )
+    for environ, recipe_env in (
+        ({"NNODES": "2", "MASTER_ADDR": "10.0.0.1"}, {}),  # process environment
+        ({"NNODES": "2"}, {"MASTER_ADDR": "10.0.0.1"}),  # recipe env:
+        (SLURM_2_NODES, {}),  # SLURM: the first host of the node list
+        ({"NPROC_PER_NODE": "8"}, {}),  # one node: 127.0.0.1 is right
+    ):
+        launch = resolve_launch_env(recipe_env, {**environ, "SWIFTKIT_RUN_ID": "r"})
+        assert not any("MASTER_ADDR" in w for w in launch.warnings), environ

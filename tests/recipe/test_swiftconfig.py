@@ -100,7 +100,11 @@ def test_dry_run_writes_the_swift_config_and_prints_the_command(tmp_path, monkey
     assert main(["train", "r", "lora_rank=16", "--dry-run", "--swift-config", "run.yaml"]) == 0
     out, err = capsys.readouterr()
     assert out == "swift sft run.yaml\n"
-    assert err == f"wrote the swift config equivalent of {tmp_path}/recipes/r.yaml to run.yaml\n"
+    # The plan's notes first (as every dry-run shows them), then what was written.
+    assert err.startswith("note: effective batch 16 differs from 32 (the recipe's lr_tuned_for")
+    assert err.endswith(
+        f"wrote the swift config equivalent of {tmp_path}/recipes/r.yaml to run.yaml\n"
+    )
     written = yaml.safe_load((tmp_path / "run.yaml").read_text(encoding="utf-8"))
     assert written == {
         "model": "m",
