@@ -117,8 +117,9 @@ class CachingAllocator:
         bisect.insort(pool, (block.key(), block))
 
 
-def micro_step_blocks(widths: tuple, tokens: int, label_tokens: int, *, checkpointing: bool,
-                      liger: bool = False):
+def micro_step_blocks(
+    widths: tuple, tokens: int, label_tokens: int, *, checkpointing: bool, liger: bool = False
+):
     """The large allocations and frees of one micro-step, in order: [("a", name, bytes) |
     ("f", name, 0)].
 

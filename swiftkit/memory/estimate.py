@@ -144,9 +144,11 @@ def memory_config_from_args(
     liger = _as_bool(args.get("use_liger_kernel"), False)
     labels_to_model = labels_reach_model(args)
     if liger and not labels_to_model:
-        notes.append("use_liger_kernel: swift computes this loss itself (label smoothing, "
-                     "loss_type, a weighted loss_scale, dft/channel loss or sequence parallel), "
-                     "so liger's fused cross-entropy does not apply: full logits estimated")  # fmt: skip
+        notes.append(
+            "use_liger_kernel: swift computes this loss itself (label smoothing, loss_type, a "
+            "weighted loss_scale, dft/channel loss or sequence parallel), so liger's fused "
+            "cross-entropy does not apply: full logits estimated"
+        )
     return MemoryConfig(
         tuner_type=str(args.get("tuner_type") or "lora"),
         torch_dtype=dtype,

@@ -82,8 +82,12 @@ def labels_reach_model(args: Mapping[str, Any]) -> bool:
 
 
 def _apply(coef: Mapping[str, float], shape: ModelShape, adapted: list) -> float:
-    feats = {"h": shape.hidden_size, "I": shape.intermediate_size,
-             "adapter_in": sum(a for a, _ in adapted), "adapter_out": sum(b for _, b in adapted)}
+    feats = {
+        "h": shape.hidden_size,
+        "I": shape.intermediate_size,
+        "adapter_in": sum(a for a, _ in adapted),
+        "adapter_out": sum(b for _, b in adapted),
+    }
     return sum(c * feats[name] for name, c in coef.items())  # fmt: skip
 
 

@@ -150,8 +150,9 @@ def apply(model):
     def rotary(q, k, cos, sin, position_ids=None, unsqueeze_dim=1):
         return rope.apply(q, k, cos, sin)
 
-    for norm in [inner.norm] + [m for layer in inner.layers
-                                for m in (layer.input_layernorm, layer.post_attention_layernorm)]:
+    for norm in [inner.norm] + [
+        m for layer in inner.layers for m in (layer.input_layernorm, layer.post_attention_layernorm)
+    ]:
         norm.forward = types.MethodType(norm_forward, norm)  # fmt: skip
     for layer in inner.layers:
         layer.mlp.forward = types.MethodType(mlp_forward, layer.mlp)

@@ -310,9 +310,9 @@ def trace(shape: ModelShape, cfg: MemoryConfig, *, grads_exist: bool = True) -> 
         tracker = Tracker()
         tracker.track_external(model, opt, ids)
         t0 = time.perf_counter()
-        with liger_fake.apply(model) if cfg.use_liger_kernel else contextlib.nullcontext():
-            with tracker:
-                step()
+        patched = liger_fake.apply(model) if cfg.use_liger_kernel else contextlib.nullcontext()
+        with patched, tracker:
+            step()
         seconds = time.perf_counter() - t0
     peak = next(iter(tracker.get_tracker_snapshot("peak").values()))
     return {
