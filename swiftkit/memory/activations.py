@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from swiftkit.memory.liger import fused_ce_bytes, liger_layer_savings
 from swiftkit.memory.models import ModelShape
 
 # Saved activations of one decoder layer, bytes per token, checkpointing off, bf16 autocast, on
@@ -51,7 +52,6 @@ LOSS_TEMP_BYTES = 8
 # logits[..., :-1, :].contiguous()): backward of that slice adds a full fp32 zero-filled
 # gradient of the logits, 4 more bytes per logit at the peak.
 LEGACY_LOSS_EXTRA_BYTES = 4
-LIGER_LOGITS_H = 8.0
 
 
 @dataclass(frozen=True)
@@ -106,9 +106,17 @@ def step_activations(shape: ModelShape, cfg) -> StepActivations:
     n = cfg.batch_size * logits_tokens(cfg.seq_len_tokens, cfg.label_tokens, cfg.use_logits_to_keep)
     a_layer = layer_activation_bytes(shape, lora, cfg.target_modules, cfg.lora_rank,
                                      cfg.lora_dropout)  # fmt: skip
-    top = int(tokens * (TOP_LORA_H if lora else TOP_FULL_H) * shape.hidden_size)
+    # liger-kernel's RMSNorm/SwiGLU/RoPE keep less per layer (liger.py); its fused linear
+    # cross-entropy replaces the logits only when swift leaves the labels to the model.
+    saved_off, recompute_off = 0.0, 0.0
     if cfg.use_liger_kernel:
-        kept_logits, temp = 0, int(tokens * LIGER_LOGITS_H * shape.hidden_size)
+        saved_off, recompute_off = liger_layer_savings(shape, lora, cfg.target_modules)
+    a_saved = a_layer - saved_off
+    top = int(tokens * (TOP_LORA_H if lora else TOP_FULL_H) * shape.hidden_size)
+    if cfg.use_liger_kernel and cfg.labels_to_model:
+        kept_logits = 0
+        temp = fused_ce_bytes(shape, n, copy_kept=cfg.use_logits_to_keep, lm_head_trains=not lora,
+                              weight_dtype=cfg.torch_dtype)  # fmt: skip
     else:
         kept_logits = int(n * LOGITS_KEPT_BYTES * shape.vocab_size)
         extra = LEGACY_LOSS_EXTRA_BYTES if cfg.legacy_loss else 0
@@ -117,14 +125,14 @@ def step_activations(shape: ModelShape, cfg) -> StepActivations:
     layers = shape.num_layers
     if cfg.gradient_checkpointing:
         kept = int(tokens * layers * 2 * shape.hidden_size)  # each layer's input, for recompute
-        recompute = int(tokens * RECOMPUTE_FACTOR * a_layer)
+        recompute = int(tokens * (RECOMPUTE_FACTOR * a_layer - recompute_off))
         if recompute > loss:  # the recomputed layer is the peak, not the loss
             kept_logits = temp = top = 0
         else:
             recompute = 0
     else:
-        kept = int(tokens * layers * a_layer)
-        recompute = int(tokens * BACKWARD_FACTOR * a_layer)
+        kept = int(tokens * layers * a_saved)
+        recompute = int(tokens * BACKWARD_FACTOR * a_saved)
         if recompute > kept_logits + temp:
             kept_logits = temp = 0
         else:

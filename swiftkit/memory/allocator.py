@@ -19,7 +19,7 @@ The micro-step's blocks come from micro_step_blocks() below: a sketch of the lar
 (layer inputs kept for checkpointing, one layer's recompute and gradients, the logits and loss
 chain) in the order a Qwen2/Llama step makes them. Replays are random (the order of rows) and
 take tenths of a second, so the plan does not replay: it reads the growth, as a multiple of the
-longest micro-step's dynamic bytes, from a table the replays produced (GROWTH_MEDIAN/HIGH by
+longest micro-step's dynamic bytes, from tables the replays produced (growth.py, by
 the rows' spread). Pure Python, no torch.
 """
 
@@ -129,7 +129,9 @@ class CachingAllocator:
         bisect.insort(pool, (block.key(), block))
 
 
-def micro_step_blocks(widths: tuple, tokens: int, label_tokens: int, *, checkpointing: bool):
+def micro_step_blocks(
+    widths: tuple, tokens: int, label_tokens: int, *, checkpointing: bool, liger: bool = False
+):
     """The large allocations and frees of one micro-step, in order: [("a", name, bytes) |
     ("f", name, 0)].
 
@@ -139,7 +141,8 @@ def micro_step_blocks(widths: tuple, tokens: int, label_tokens: int, *, checkpoi
     transformers' ForCausalLMLoss chain (bf16 logits, fp32 copy, log-softmax kept for backward,
     accelerate's fp32 copy of the outputs), its backward (nll and log-softmax gradients), then
     per layer the recomputed forward (RMSNorm in fp32, projections, rotary, SDPA, SwiGLU, the
-    PEFT adapter path: bf16 input kept, dropout mask) and its gradients.
+    PEFT adapter path: bf16 input kept, dropout mask) and its gradients. liger=True: liger-kernel's
+    layer ops and fused linear cross-entropy instead (_liger_loss_ops).
     """
     h, q, kv, inter, vocab, layers, lora_in, lora_out = widths
     s, n = tokens, label_tokens
@@ -148,22 +151,29 @@ def micro_step_blocks(widths: tuple, tokens: int, label_tokens: int, *, checkpoi
     per_group = -(-layers // max(groups, 1))
     layer = [(h, 4), (h, 2), (q, 2), (kv, 2), (kv, 2), (q, 2), (kv, 2), (q, 2), (h, 2), (h, 4),
              (h, 2), (inter, 2), (inter, 2), (inter, 2), (inter, 2), (h, 2)]  # fmt: skip
-    layer += [(w, 1) for w in lora_in] + [(w, 2) for w in lora_in] + [(w, 2) for w in lora_out]
     grads = [(inter, 2), (inter, 2), (inter, 4), (h, 2), (h, 4), (q, 2)]
+    if liger:
+        layer = [(h, 2), (q, 2), (kv, 2), (kv, 2), (q, 2), (h, 2), (h, 2), (h, 2), (inter, 2),
+                 (inter, 2), (inter, 2), (h, 2)]  # fmt: skip
+        grads = [(inter, 2), (h, 2), (q, 2), (kv, 2)]
+    layer += [(w, 1) for w in lora_in] + [(w, 2) for w in lora_in] + [(w, 2) for w in lora_out]
     for i in range(groups):
         ops.append(("a", ("in", i), per_group * s * h * 2))
     saved_layers = 1 if checkpointing else min(layers, 2)  # same sizes: the rest reuse them
     if not checkpointing:
         for i in range(saved_layers):
             ops += [("a", ("act", i, j), s * w * b) for j, (w, b) in enumerate(layer)]
-    ops += [("a", "hidden", s * h * 2), ("a", "kept", n * h * 2)]
-    ops += [("a", "logits16", n * vocab * 2), ("a", "logits32", n * vocab * 4)]
-    ops += [("a", "logsoftmax", n * vocab * 4), ("f", "logits32", 0)]
-    ops += [("a", "outputs32", n * vocab * 4), ("f", "logits16", 0), ("f", "outputs32", 0)]
-    ops += [("a", "g_nll", n * vocab * 4), ("a", "g_lsm", n * vocab * 4), ("f", "g_nll", 0)]
-    ops += [("f", "logsoftmax", 0), ("a", "g_logits16", n * vocab * 2), ("f", "g_lsm", 0)]
-    ops += [("a", "g_kept", n * h * 2), ("f", "g_logits16", 0), ("f", "kept", 0)]
-    ops += [("a", "g_hidden", s * h * 2), ("f", "g_kept", 0), ("f", "hidden", 0)]
+    if liger:
+        ops += _liger_loss_ops(h, vocab, s, n)
+    else:
+        ops += [("a", "hidden", s * h * 2), ("a", "kept", n * h * 2)]
+        ops += [("a", "logits16", n * vocab * 2), ("a", "logits32", n * vocab * 4)]
+        ops += [("a", "logsoftmax", n * vocab * 4), ("f", "logits32", 0)]
+        ops += [("a", "outputs32", n * vocab * 4), ("f", "logits16", 0), ("f", "outputs32", 0)]
+        ops += [("a", "g_nll", n * vocab * 4), ("a", "g_lsm", n * vocab * 4), ("f", "g_nll", 0)]
+        ops += [("f", "logsoftmax", 0), ("a", "g_logits16", n * vocab * 2), ("f", "g_lsm", 0)]
+        ops += [("a", "g_kept", n * h * 2), ("f", "g_logits16", 0), ("f", "kept", 0)]
+        ops += [("a", "g_hidden", s * h * 2), ("f", "g_kept", 0), ("f", "hidden", 0)]
     for i in reversed(range(saved_layers)):
         if checkpointing:
             ops += [("a", ("act", i, j), s * w * b) for j, (w, b) in enumerate(layer)]
@@ -174,6 +184,26 @@ def micro_step_blocks(widths: tuple, tokens: int, label_tokens: int, *, checkpoi
         ops.append(("f", ("in", i), 0))
     ops.append(("f", "g_hidden", 0))
     return ops
+
+
+def _liger_loss_ops(h: int, vocab: int, s: int, n: int) -> list:
+    """liger-kernel's fused linear cross-entropy (ops/fused_linear_cross_entropy.py
+    fused_linear_cross_entropy_forward, v0.5.10): the kept hidden states copied, grad_input and
+    the fp32 loss_1d allocated, then per chunk of next_power_of_2(cdiv(n, cdiv(V, H))) rows a
+    bf16 logits block and its grad_input product; backward scatters grad_input into the hidden
+    states' gradient. No full-vocabulary tensor. (The layer blocks with liger: rms_norm.py keeps
+    X and a bf16 Y, no fp32 copy; rope.py rotates in place; swiglu.py keeps gate, up and one
+    output; their backwards write dX into dY and da, db into gate, up; rope_backward copies dq, dk
+    to the physical layout.)"""
+    inc = -(-vocab // h)
+    chunk = min(1 << (-(-n // inc) - 1).bit_length(), n)
+    ops = [("a", "hidden", s * h * 2), ("a", "kept", n * h * 2), ("a", "g_in", n * h * 2)]
+    ops.append(("a", "loss_1d", n * 4))
+    for _ in range(-(-n // chunk)):
+        ops += [("a", "chunk", chunk * vocab * 2), ("a", "g_chunk", chunk * h * 2)]
+        ops += [("f", "g_chunk", 0), ("f", "chunk", 0)]
+    ops += [("f", "kept", 0), ("a", "g_hidden", s * h * 2), ("f", "g_in", 0)]
+    return [*ops, ("f", "loss_1d", 0), ("f", "hidden", 0)]
 
 
 def _replay(alloc: CachingAllocator, ops) -> None:
@@ -202,8 +232,10 @@ def simulate_growth(
     steps: int = 96,
     seed: int = 0,
     checkpointing: bool = True,
+    liger: bool = False,
 ) -> tuple[float, float]:
-    """Replay `steps` micro-steps of rows spread around `typical` (the longest last).
+    """Replay `steps` micro-steps of rows spread around `typical` (the longest last); liger:
+    the micro-step with liger-kernel's layer ops and fused cross-entropy.
 
     Returns (growth, pinned growth), each over the dynamic blocks' peak allocated: growth is
     (peak reserved - peak allocated), what max_memory_reserved shows on a card with room to
@@ -214,38 +246,8 @@ def simulate_growth(
     alloc = CachingAllocator()
     for tokens in _lengths(longest, typical, steps, seed):
         labels = max(1, int(tokens * label_share))
-        _replay(alloc, micro_step_blocks(widths, tokens, labels, checkpointing=checkpointing))
+        _replay(alloc, micro_step_blocks(widths, tokens, labels, checkpointing=checkpointing,
+                                         liger=liger))  # fmt: skip
     peak = max(alloc.peak_allocated, 1)
     return ((alloc.peak_reserved - alloc.peak_allocated) / peak,
             (alloc.peak_pinned - alloc.peak_allocated) / peak)  # fmt: skip
-
-
-# The replay's growth as a multiple of the longest micro-step's dynamic bytes, by the spread of
-# the rows (mean row / longest row): median and 90th percentile over 10 row orders of 96
-# micro-steps, for Qwen2.5-0.5B, Qwen2.5-7B and Qwen3-8B LoRA at 512 and 2048 tokens (the
-# three agree within 0.3). Regenerate: python tests/bench/memory_reference.py --growth-table.
-# Rows all of one length (--packing) reuse the same blocks every step: no growth.
-SPREADS = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
-GROWTH_MEDIAN = (1.07, 2.03, 2.02, 1.06, 0.78, 0.54)
-GROWTH_HIGH = (1.40, 2.65, 3.05, 2.45, 1.47, 1.15)
-# The same replays' pinned growth: all but this is cached in segments with no live block, which
-# the allocator frees and retries with before it raises out-of-memory, so on a card that is
-# short of room the run needs only the pinned part.
-PINNED_MEDIAN = (0.04, 0.05, 0.07, 0.04, 0.04, 0.05)
-PINNED_HIGH = (0.07, 0.10, 0.16, 0.09, 0.11, 0.12)
-
-
-def growth_ratio(mean_over_longest: float, *, high: bool = False, pinned: bool = False) -> float:
-    """The allocator's growth as a multiple of the dynamic bytes, interpolated in SPREADS:
-    what max_memory_reserved shows on a card with room to spare, or with `pinned` what stays
-    when memory runs short (segments holding a live block; simulate_growth)."""
-    if pinned:
-        table = PINNED_HIGH if high else PINNED_MEDIAN
-    else:
-        table = GROWTH_HIGH if high else GROWTH_MEDIAN
-    x = min(max(mean_over_longest, SPREADS[0]), SPREADS[-1])
-    i = bisect.bisect_left(SPREADS, x)
-    if SPREADS[i] == x:
-        return table[i]
-    x0, x1, y0, y1 = SPREADS[i - 1], SPREADS[i], table[i - 1], table[i]
-    return y0 + (y1 - y0) * (x - x0) / (x1 - x0)

@@ -22,7 +22,9 @@ from typing import Any
 
 from swiftkit.memory import calibration
 from swiftkit.memory.activations import step_activations
-from swiftkit.memory.allocator import CUBLAS_WORKSPACE_BYTES, growth_ratio
+from swiftkit.memory.allocator import CUBLAS_WORKSPACE_BYTES
+from swiftkit.memory.growth import growth_ratio
+from swiftkit.memory.liger import labels_reach_model
 from swiftkit.memory.models import ModelShape
 from swiftkit.memory.states import DTYPE_BYTES, ZERO3_MAX_LIVE_PARAMETERS, model_states
 from swiftkit.memory.states import zero_stage as zero_stage
@@ -56,6 +58,9 @@ class MemoryConfig:
     deepspeed: str | None = None  # zero0..zero3 (_offload) or a JSON path
     world_size: int = 1
     use_liger_kernel: bool = False
+    # swift leaves the labels to the model's forward (liger.py labels_reach_model): only then
+    # does liger's fused linear cross-entropy replace the logits.
+    labels_to_model: bool = True
     lora_dropout: float = 0.05
     optim: str = "adamw_torch_fused"
     gradient_accumulation_steps: int = 1
@@ -146,6 +151,14 @@ def memory_config_from_args(
     deepspeed = args.get("deepspeed")
     quant = args.get("quant_method")
     bits = args.get("quant_bits")
+    liger = _as_bool(args.get("use_liger_kernel"), False)
+    labels_to_model = labels_reach_model(args)
+    if liger and not labels_to_model:
+        notes.append(
+            "use_liger_kernel: swift computes this loss itself (label smoothing, loss_type, a "
+            "weighted loss_scale, dft/channel loss or sequence parallel), so liger's fused "
+            "cross-entropy does not apply: full logits estimated"
+        )
     return MemoryConfig(
         tuner_type=str(args.get("tuner_type") or "lora"),
         torch_dtype=dtype,
@@ -158,7 +171,8 @@ def memory_config_from_args(
         gradient_checkpointing=_as_bool(args.get("gradient_checkpointing"), True),
         deepspeed=str(deepspeed) if deepspeed else None,
         world_size=max(int(world_size), 1),
-        use_liger_kernel=_as_bool(args.get("use_liger_kernel"), False),
+        use_liger_kernel=liger,
+        labels_to_model=labels_to_model,
         lora_dropout=float(args.get("lora_dropout") or 0.0),
         optim=str(args.get("optim") or "adamw_torch_fused"),
         gradient_accumulation_steps=int(accum),
@@ -222,9 +236,11 @@ def estimate_memory(shape: ModelShape, cfg: MemoryConfig) -> MemoryEstimate:
                      "of the longest")  # fmt: skip
     uniform = cfg.packing or (cfg.typical_tokens or 0) >= seq  # every row as long as the longest
     spread = (cfg.typical_tokens or seq / 4) / max(seq, 1)
-    growth = 0 if uniform else int(growth_ratio(spread) * dynamic)
-    growth_high = 0 if uniform else int(growth_ratio(spread, high=True) * dynamic)
-    pinned_high = 0 if uniform else int(growth_ratio(spread, high=True, pinned=True) * dynamic)
+    fused = cfg.use_liger_kernel and cfg.labels_to_model  # no full-vocabulary blocks to spread
+    growth = 0 if uniform else int(growth_ratio(spread, liger=fused) * dynamic)
+    growth_high = 0 if uniform else int(growth_ratio(spread, high=True, liger=fused) * dynamic)
+    pinned_high = 0 if uniform else int(growth_ratio(spread, high=True, pinned=True,
+                                                     liger=fused) * dynamic)  # fmt: skip
     breakdown["allocator_growth"] = growth
     breakdown["allocator_static"] = int(calibration.STATIC_SHARE * st.resident_weight_bytes)
     breakdown["cuda_workspaces"] = CUBLAS_WORKSPACE_BYTES

@@ -10,6 +10,7 @@ worst ratio by kind and by strength, the fit of calibration.STATIC_SHARE on the 
     python tests/bench/memory_reference.py --json OUT # the rows as JSON too
     python tests/bench/memory_reference.py --fit      # print the constants calibration.py holds
     python tests/bench/memory_reference.py --growth-table   # allocator.GROWTH_MEDIAN/HIGH
+    python tests/bench/memory_reference.py --growth-table --liger   # ..._LIGER
 """
 
 from __future__ import annotations
@@ -198,12 +199,14 @@ def print_yi_finding(table: list[dict]) -> None:
     )
 
 
-def growth_table() -> None:
+def growth_table(liger: bool = False) -> None:
     """Replay the caching allocator (allocator.simulate_growth) for three models, two lengths
-    and the spreads of allocator.SPREADS: 10 row orders of 96 micro-steps each; print the median
+    and the spreads of growth.SPREADS: 10 row orders of 96 micro-steps each; print the median
     and 90th percentile of growth / dynamic bytes, and of the pinned growth (what the allocator
-    cannot release when memory runs short), averaged over models and lengths."""
-    from swiftkit.memory.allocator import SPREADS, simulate_growth
+    cannot release when memory runs short), averaged over models and lengths. liger: the
+    micro-step with liger-kernel's layer ops and fused cross-entropy."""
+    from swiftkit.memory.allocator import simulate_growth
+    from swiftkit.memory.growth import SPREADS
 
     models = ("Qwen/Qwen2.5-0.5B-Instruct", "Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen3-8B")
     tables = {name: {x: [] for x in SPREADS} for name in ("median", "high", "pmedian", "phigh")}
@@ -216,7 +219,8 @@ def growth_table() -> None:
         for longest in (512, 2048):
             for spread in SPREADS:
                 runs = [simulate_growth(widths, longest, max(1, int(longest * spread)), 0.8,
-                                        steps=96, seed=s) for s in range(10)]  # fmt: skip
+                                        steps=96, seed=s, liger=liger)
+                        for s in range(10)]  # fmt: skip
                 growth = sorted(g for g, _ in runs)
                 pinned = sorted(p for _, p in runs)
                 for name, values in (("median", growth), ("pmedian", pinned)):
@@ -229,9 +233,11 @@ def growth_table() -> None:
                     f"{statistics.median(pinned):.2f} p90 {pinned[8]:.2f}",
                     flush=True,
                 )
+    suffix = "_LIGER" if liger else ""
     for name, label in (("median", "GROWTH_MEDIAN"), ("high", "GROWTH_HIGH"),
                         ("pmedian", "PINNED_MEDIAN"), ("phigh", "PINNED_HIGH")):  # fmt: skip
-        print(label, "=", tuple(round(statistics.mean(tables[name][x]), 2) for x in SPREADS))
+        values = tuple(round(statistics.mean(tables[name][x]), 2) for x in SPREADS)
+        print(f"{label}{suffix} =", values)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -240,9 +246,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fit", action="store_true", help="print the fitted constants only")
     parser.add_argument("--growth-table", action="store_true",
                         help="replay the allocator and print its growth table")  # fmt: skip
+    parser.add_argument("--liger", action="store_true",
+                        help="with --growth-table: the liger-kernel micro-step")  # fmt: skip
     args = parser.parse_args(argv)
     if args.growth_table:
-        growth_table()
+        growth_table(liger=args.liger)
         return 0
     records = load_records()
     cal = calibrate(records)

@@ -33,6 +33,9 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import liger_fake
 
 from swiftkit.memory.estimate import ALL_LINEAR, MemoryConfig, estimate_memory
 from swiftkit.memory.models import ModelShape, resolve_model_shape
@@ -95,6 +98,20 @@ CASES = [
          _cfg(tuner_type="full", seq_len_tokens=2048, gradient_checkpointing=False), False),
     Case("7B lora s2048 labels 256", "Qwen/Qwen2.5-7B-Instruct",
          _cfg(seq_len_tokens=2048, label_tokens=256), False),
+    # liger-kernel (liger_fake.py), held out: the per-layer savings were fitted on 256-512 widths
+    Case("0.5B lora liger s1024", "Qwen/Qwen2.5-0.5B-Instruct",
+         _cfg(seq_len_tokens=1024, use_liger_kernel=True), False),
+    Case("0.5B lora nogc liger s1024", "Qwen/Qwen2.5-0.5B-Instruct",
+         _cfg(seq_len_tokens=1024, gradient_checkpointing=False, use_liger_kernel=True), False),
+    Case("0.6B qwen3 full liger s1024", "Qwen/Qwen3-0.6B",
+         _cfg(tuner_type="full", seq_len_tokens=1024, use_liger_kernel=True), False),
+    Case("small-vocab lora liger s2048", "small-vocab-llama",
+         _cfg(seq_len_tokens=2048, use_liger_kernel=True), False),
+    Case("small-vocab full nogc liger s2048", "small-vocab-llama",
+         _cfg(tuner_type="full", seq_len_tokens=2048, gradient_checkpointing=False,
+              use_liger_kernel=True), False),
+    Case("1.5B lora liger s2048 labels 1800", "Qwen/Qwen2.5-1.5B-Instruct",
+         _cfg(seq_len_tokens=2048, label_tokens=1800, use_liger_kernel=True), False),
 ]  # fmt: skip
 QUICK = Case("tiny lora s256", "tiny-qwen2", _cfg(seq_len_tokens=256), False)
 
@@ -293,7 +310,8 @@ def trace(shape: ModelShape, cfg: MemoryConfig, *, grads_exist: bool = True) -> 
         tracker = Tracker()
         tracker.track_external(model, opt, ids)
         t0 = time.perf_counter()
-        with tracker:
+        patched = liger_fake.apply(model) if cfg.use_liger_kernel else contextlib.nullcontext()
+        with patched, tracker:
             step()
         seconds = time.perf_counter() - t0
     peak = next(iter(tracker.get_tracker_snapshot("peak").values()))
@@ -405,6 +423,75 @@ def fit_layers(tokens: int = 512) -> None:
               f"worst residual {worst:.1%}")  # fmt: skip
 
 
+_LIGER_SETTINGS = [("full", ALL_LINEAR, 0.05), ("lora", ALL_LINEAR, 0.05),
+                   ("lora", ("q_proj", "v_proj"), 0.05),
+                   ("lora", ("gate_proj", "up_proj", "down_proj"), 0.0)]  # fmt: skip
+
+
+def fit_liger(tokens: int = 512) -> None:
+    """Trace 1- and 2-layer models with and without liger-kernel's patches (liger_fake.py) and
+    least-squares, per token, on the layer widths: what liger takes off one layer's saved
+    activations (checkpointing off: the 2-layer minus 1-layer peak, the same weights cancel) and
+    off the recomputed layer's backward peak (checkpointing on, 1 layer). activations.py
+    LIGER_SAVED_* and LIGER_RECOMPUTE_*."""
+    rows = []
+    for name, kw in _FIT_VARIANTS.items():
+        shape = replace(_FIT_BASE, **kw)
+        for tuner, targets, dropout in _LIGER_SETTINGS:
+            row = {"variant": name, "tuner": tuner, "targets": targets, "dropout": dropout}
+            for liger in (False, True):
+                cfg = MemoryConfig(
+                    tuner_type=tuner, seq_len_tokens=tokens, gradient_checkpointing=False,
+                    lora_dropout=dropout, target_modules=targets, use_liger_kernel=liger,
+                )  # fmt: skip
+                peaks = [trace(replace(shape, num_layers=n), cfg)["peak_allocated_bytes"]
+                         for n in (1, 2)]  # fmt: skip
+                gc = trace(replace(shape, num_layers=1), replace(cfg, gradient_checkpointing=True))
+                key = "liger" if liger else "hf"
+                row[f"{key}_layer_bytes_per_token"] = (peaks[1] - peaks[0]) / tokens
+                row[f"{key}_gc_peak_bytes"] = gc["peak_allocated_bytes"]
+            row["features"] = _features(shape, cfg)[:6]
+            rows.append(row)
+            print(row, flush=True)
+    (RESULTS / "liger_fit_traces.json").write_text(json.dumps(rows, indent=1) + "\n")
+    _fit_liger_rows(rows, tokens)
+
+
+# liger.py's features: full fine-tuning on the widths h and I; LoRA adds the adapted linears'
+# input and output widths (what liger removes depends on which op holds the backward peak).
+_LIGER_FEATURES = {"full": ["h", "I"], "lora": ["h", "I", "adapter_in", "adapter_out"]}
+
+
+def _fit_liger_rows(rows: list[dict], tokens: int) -> None:
+    """Least squares of the liger rows (fit_liger) for liger.py LIGER_SAVED_* and
+    LIGER_RECOMPUTE_*, with the worst residual as a share of one HF layer's activations."""
+    import numpy as np
+
+    targets = {
+        "SAVED": lambda r: r["hf_layer_bytes_per_token"] - r["liger_layer_bytes_per_token"],
+        "RECOMPUTE": lambda r: (r["hf_gc_peak_bytes"] - r["liger_gc_peak_bytes"]) / tokens,
+    }
+    for what, y_of in targets.items():
+        for tuner, names in _LIGER_FEATURES.items():
+            sel = [r for r in rows if r["tuner"] == tuner]
+            cols = [_FEATURES.index(n) for n in names]
+            x = np.array([[_liger_features(r)[c] for c in cols] for r in sel], float)
+            y = np.array([y_of(r) for r in sel])
+            coef = np.linalg.lstsq(x, y, rcond=None)[0]
+            layer = np.array([r["hf_layer_bytes_per_token"] for r in sel])
+            worst = np.max(np.abs(x @ coef - y) / layer)
+            print(f"LIGER_{what}_{tuner.upper()} =",
+                  dict(zip(names, np.round(coef, 3).tolist(), strict=True)),
+                  f"# {len(sel)} settings, worst residual {worst:.1%} of a layer")  # fmt: skip
+
+
+def _liger_features(row: dict) -> list[float]:
+    shape = replace(_FIT_BASE, **_FIT_VARIANTS[row["variant"]])
+    cfg = MemoryConfig(tuner_type=row["tuner"], target_modules=tuple(row["targets"]),
+                       lora_dropout=row["dropout"])  # fmt: skip
+    return _features(shape, cfg)
+
+
 _FEATURES = ["h", "q", "kv", "I", "heads", "qk_norm_q", "adapter_in", "adapter_out",
              "adapters", "dropout_in"]  # fmt: skip
 
@@ -428,11 +515,20 @@ def main(argv: list[str] | None = None) -> int:
         "--fit-layers", action="store_true", help="refit the per-layer activation coefficients"
     )
     parser.add_argument(
+        "--fit-liger", action="store_true", help="refit what liger-kernel saves per layer"
+    )
+    parser.add_argument(
         "--from-json", type=Path, help="reuse traces saved by an earlier run; re-estimate only"
     )
     args = parser.parse_args(argv)
     if args.fit_layers:
         fit_layers()
+        return 0
+    if args.fit_liger:
+        if args.from_json:  # refit from saved traces
+            _fit_liger_rows(json.loads(args.from_json.read_text()), 512)
+        else:
+            fit_liger()
         return 0
     if args.from_json:
         rows = [compare(r) for r in json.loads(args.from_json.read_text())]

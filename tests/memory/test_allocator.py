@@ -4,16 +4,17 @@ import statistics
 
 import pytest
 
-from swiftkit.memory.allocator import (
+from swiftkit.memory.allocator import CachingAllocator, micro_step_blocks, simulate_growth
+from swiftkit.memory.growth import (
     GROWTH_HIGH,
+    GROWTH_HIGH_LIGER,
     GROWTH_MEDIAN,
     PINNED_HIGH,
+    PINNED_HIGH_LIGER,
     PINNED_MEDIAN,
+    PINNED_MEDIAN_LIGER,
     SPREADS,
-    CachingAllocator,
     growth_ratio,
-    micro_step_blocks,
-    simulate_growth,
 )
 
 MIB = 1024**2
@@ -69,6 +70,8 @@ def test_growth_table_matches_a_fresh_replay():
     assert all(h >= m for h, m in zip(GROWTH_HIGH, GROWTH_MEDIAN, strict=True))
     assert all(h >= m for h, m in zip(PINNED_HIGH, PINNED_MEDIAN, strict=True))
     assert all(p < g for p, g in zip(PINNED_HIGH, GROWTH_HIGH, strict=True))
+    for tables in ((PINNED_MEDIAN_LIGER, PINNED_HIGH_LIGER, GROWTH_HIGH_LIGER),):
+        assert all(m <= h < g for m, h, g in zip(*tables, strict=True))
 
 
 def test_only_segments_holding_a_live_block_are_pinned():

@@ -216,3 +216,11 @@ def test_estimate_within_10_percent_of_a_traced_step():
         trace_memory.run_case(dataclasses.replace(trace_memory.QUICK, cfg=nogc))
     )
     assert 0.9 <= row["ratio"] <= 1.1, row
+    # --use_liger_kernel: liger's RMSNorm, SwiGLU, RoPE and fused linear cross-entropy
+    # re-created for fake tensors (tests/bench/liger_fake.py); the loss drops from 12 bytes per
+    # logit to a chunk, so this step is a third of the one above
+    liger = dataclasses.replace(trace_memory.QUICK.cfg, use_liger_kernel=True)
+    row = trace_memory.compare(
+        trace_memory.run_case(dataclasses.replace(trace_memory.QUICK, cfg=liger))
+    )
+    assert 0.9 <= row["ratio"] <= 1.1, row
