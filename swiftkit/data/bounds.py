@@ -16,7 +16,7 @@ from swiftkit.data.boundrules import NO_BOUNDS as NO_BOUNDS  # re-exported
 from swiftkit.data.boundrules import BoundRules
 from swiftkit.data.boundrules import bound_rules as bound_rules  # re-exported
 from swiftkit.data.templates import _PROMPT, _SUFFIX, _SYSTEM_PREFIX, ChatmlTemplate, swift_contexts
-from swiftkit.data.textbounds import _LOW, _SLICE, TextBounds
+from swiftkit.data.textbounds import _LOW, MIN_SLICE, TextBounds
 
 _CHAT_ROLES = ("system", "user", "assistant")
 _REPLY_ROLES = ("user", "assistant")
@@ -147,7 +147,7 @@ class RowBounds:
                 and (content[:1].isspace() or content.startswith(("<think>", "</think>")))
             ):
                 value = self._plain(content)  # swift tokenizes an empty think block apart
-            elif stop_above is not None and len(content) > _SLICE:
+            elif stop_above is not None and len(content) > MIN_SLICE:
                 room = stop_above - floor - (packed & _LOW) - later + len(messages)
                 value, done = self._slices(content, room, words[first + i])
                 if not done:

@@ -22,6 +22,7 @@ _PY_ONLY_SPACES = ("\x1c", "\x1d", "\x1e", "\x1f")
 _ASCII_SPACES = ("\t", "\n", "\x0b", "\x0c", "\r", *_PY_ONLY_SPACES)
 _LOW = (1 << 32) - 1
 _SLICE = 2048  # characters of a long text measured at a time when a row may stop early
+MIN_SLICE = 256  # and the fewest: a text of at most this many is read whole
 
 
 class TextBounds:
@@ -51,13 +52,16 @@ class TextBounds:
         slices' plus the words of the rest: bounds of pieces cut at a space add up (no piece
         crosses a space), and a piece's words bound its tokens, so it holds; with the words of
         the rest counted from the start (`words`: the text's, when the caller has them), a text
-        whose words alone pass `room` is never split."""
+        whose words alone pass `room` is never split. A slice is about as long as the tokens
+        still missing (its exact runs beat its words by less than one token a character)."""
         total, start, n = 0, 0, len(text)
         rest = self.plain(text) & _LOW if words is None else words  # words still unread
         while True:
-            if (total & _LOW) + rest > room:
+            missing = room - (total & _LOW) - rest
+            if missing < 0:
                 return total + rest, False
-            end = text.find(" ", start + _SLICE) if start + _SLICE < n else -1
+            size = min(max(2 * missing, MIN_SLICE), _SLICE)
+            end = text.find(" ", start + size) if start + size < n else -1
             piece = text[start:] if end < 0 else text[start:end]
             total += self.text(piece)
             if end < 0:
