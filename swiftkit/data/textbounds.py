@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
-from itertools import islice
 
 from swiftkit.data.boundrules import BoundRules
 
@@ -75,10 +74,11 @@ class TextBounds:
         parts = text.split(" ")
         if len(parts) < 3 or self.memo is None:
             return self.plain(text)
+        middle = parts[1:-1]
         try:
-            inner = sum(map(self._memo_get, islice(parts, 1, len(parts) - 1)))
+            inner = sum(map(self._memo_get, middle))
         except KeyError:
-            inner = self.learn(parts[1:-1])
+            inner = self.learn(middle)
         return inner + self.plain(parts[0]) + self.plain(parts[-1]) + (1 << 32)
 
     def plain(self, text: str) -> int:
