@@ -16,7 +16,7 @@ from swiftkit.data.boundrules import NO_BOUNDS as NO_BOUNDS  # re-exported
 from swiftkit.data.boundrules import BoundRules
 from swiftkit.data.boundrules import bound_rules as bound_rules  # re-exported
 from swiftkit.data.templates import _PROMPT, _SUFFIX, _SYSTEM_PREFIX, ChatmlTemplate, swift_contexts
-from swiftkit.data.textbounds import _LOW, _SLICE, TextBounds
+from swiftkit.data.textbounds import _LOW, MIN_SLICE, TextBounds
 
 _CHAT_ROLES = ("system", "user", "assistant")
 _REPLY_ROLES = ("user", "assistant")
@@ -103,9 +103,17 @@ class RowBounds:
     def measure(self, messages: list[dict], stop_above: int | None = None):
         """(lower, upper, labelled lower, labelled upper) token bounds of one row. With
         stop_above, a row found to have more tokens than that returns (lower, None, 0, None) as
-        soon as it is (long texts are read in slices): the caller keeps its quick() bounds."""
+        soon as it is (long texts are read in slices): the caller keeps its quick() bounds.
+        Texts not read yet count by their words (counted in C), so a row whose words alone
+        pass stop_above is settled without reading any text word by word."""
         if not self.usable:
             return 0, self.UNBOUNDED, 0, self.UNBOUNDED
+        words, later = [], 0  # later: words of the texts not read yet (bound their tokens)
+        if stop_above is not None:
+            words = [self._message_words(m) for m in messages]
+            later = sum(words)
+            if later - len(messages) > stop_above:
+                return later - len(messages), None, 0, None
         sys_over, prompt, reply, sys_floor, turn_floor, sep_floor, block, exact = self._template()
         packed = label = sure = replies = 0  # packed: (upper << 32) | lower of the texts
         over, label_over = self._tail, 0
@@ -115,6 +123,7 @@ class RowBounds:
             content = messages[0]["content"]
             if type(content) is not str:
                 return self._exact(messages)
+            later -= words[0] if words else 0
             packed += self._text(content)
             over += sys_over
             floor += sys_floor if content else 0
@@ -124,9 +133,10 @@ class RowBounds:
             floor += block if exact else 0
         if rest and rest[0]["role"] == "assistant":
             over += prompt  # swift adds an empty query before it
-        previous = None
+        previous, first = None, len(messages) - len(rest)
         for i, m in enumerate(rest):
             content, role = m["content"], m["role"]
+            later -= words[first + i] if words else 0
             if type(content) is not str or role not in _REPLY_ROLES:
                 return self._exact(messages)  # tools, lists: the template's own text
             if role == "assistant" and self._lower_skips_history:  # last_round, thinking:
@@ -137,11 +147,12 @@ class RowBounds:
                 and (content[:1].isspace() or content.startswith(("<think>", "</think>")))
             ):
                 value = self._plain(content)  # swift tokenizes an empty think block apart
-            elif stop_above is not None and len(content) > _SLICE:
-                room = stop_above - floor - (packed & _LOW) + len(messages)
-                value, done = self._slices(content, room)
+            elif stop_above is not None and len(content) > MIN_SLICE:
+                room = stop_above - floor - (packed & _LOW) - later + len(messages)
+                value, done = self._slices(content, room, words[first + i])
                 if not done:
-                    return ((packed + value) & _LOW) + floor - len(messages), None, 0, None
+                    lower = ((packed + value) & _LOW) + later + floor - len(messages)
+                    return lower, None, 0, None
             else:
                 value = self._text(content)
             if role == "user":
@@ -207,14 +218,13 @@ class RowBounds:
     def _words_lower(self, messages: list[dict]) -> int:
         """Words of the system, user and assistant texts, less one per possible join of two
         turns (swift concatenates repeated turns)."""
-        if not self.rules.words_bound:
-            return 0
-        words = 0
-        for m in messages:
-            content = m.get("content")
-            if m.get("role") not in _CHAT_ROLES or not isinstance(content, str):
-                continue
-            if self._lower_skips_history and m.get("role") == "assistant":
-                continue
-            words += self._plain(content) & _LOW
+        words = sum(self._message_words(m) for m in messages)
         return max(words - max(len(messages) - 1, 0), 0)
+
+    def _message_words(self, m: dict) -> int:
+        content = m.get("content")
+        if not self.rules.words_bound or m.get("role") not in _CHAT_ROLES:
+            return 0
+        if not isinstance(content, str) or (self._lower_skips_history and m["role"] == "assistant"):
+            return 0
+        return self._plain(content) & _LOW

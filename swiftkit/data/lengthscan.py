@@ -28,8 +28,7 @@ from swiftkit.data.lengthcontext import LengthContext
 from swiftkit.data.profile import LengthSummary
 
 UNKNOWN = 2**32 - 1
-_BATCH_ROWS = 2048
-_RESOLVE_ROWS = 256
+_BATCH_ROWS, _RESOLVE_ROWS = 2048, 256
 
 
 class LengthScan:
@@ -219,10 +218,12 @@ class LengthScan:
         )
 
     def _tokenize_sample(self) -> int:
-        """Tokenize the sample; rows surely over max_length only within the budget. Returns
-        the budget left."""
-        budget = self.ctx.long_budget_bytes
-        todo = []
+        """Tokenize the sample; rows surely over max_length only within the budget (their
+        words counted first: stopped early, they met few). Returns the budget left."""
+        budget, todo = self.ctx.long_budget_bytes, []
+        for messages in [m for i, m in self.sample if i in self.lower and not self.whole]:
+            self.bounds.measure(messages)
+        self.bounds.flush()
         for idx, messages in self.sample:
             if idx in self.lower and not self.whole:
                 self._measure_fully(idx, messages)
