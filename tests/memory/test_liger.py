@@ -3,6 +3,7 @@ liger-kernel's source, when swift lets it apply, and what it does to the estimat
 
 import dataclasses
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,20 +17,13 @@ from swiftkit.memory.liger import (
     labels_reach_model,
     liger_layer_savings,
 )
-from swiftkit.memory.models import ModelShape, resolve_model_shape
+from swiftkit.memory.models import resolve_model_shape
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "bench"))
+from trace_memory import _FIT_BASE, _FIT_VARIANTS
 
 QWEN3_8B = resolve_model_shape("Qwen/Qwen3-8B")
 TRACES = Path(__file__).parents[1] / "bench" / "results" / "liger_fit_traces.json"
-FIT_BASE = dict(model_id="fit", source="bench", hidden_size=256, intermediate_size=768,
-                num_layers=1, num_heads=4, num_kv_heads=2, head_dim=64, vocab_size=128,
-                tie_word_embeddings=True, qkv_bias=True, max_position_embeddings=4096)  # fmt: skip
-VARIANTS = {  # tests/bench/trace_memory.py _FIT_VARIANTS, the shapes the traces used
-    "base": {}, "h512": {"hidden_size": 512, "num_heads": 8}, "I1536": {"intermediate_size": 1536},
-    "kv4": {"num_kv_heads": 4}, "q512": {"num_heads": 8},
-    "nh8hd32": {"num_heads": 8, "head_dim": 32, "num_kv_heads": 4},
-    "llama": {"qkv_bias": False, "model_type": "llama"},
-    "qwen3": {"qkv_bias": False, "model_type": "qwen3", "qk_norm": True},
-}  # fmt: skip
 
 
 def test_chunk_rows_follow_fused_linear_cross_entropy_forward():
@@ -86,7 +80,7 @@ def test_fitted_savings_reproduce_the_traces():
     rows = _traced_rows()
     assert len(rows) == 32
     for r in rows:
-        shape = ModelShape(**{**FIT_BASE, **VARIANTS[r["variant"]]})
+        shape = dataclasses.replace(_FIT_BASE, **_FIT_VARIANTS[r["variant"]])
         saved, recompute = liger_layer_savings(shape, r["tuner"] == "lora", tuple(r["targets"]))
         layer = r["hf_layer_bytes_per_token"]
         traced_saved = layer - r["liger_layer_bytes_per_token"]
