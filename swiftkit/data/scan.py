@@ -15,15 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from swiftkit.data import lengthcache
+from swiftkit.data import lengthcache, parallelscan
 from swiftkit.data.datafiles import _OTHER_SUFFIXES, DATA_SUFFIXES, _folder_files, not_found
 from swiftkit.data.lengthcontext import LengthContext
 from swiftkit.data.lengthscan import LengthScan
 from swiftkit.data.profile import LengthSummary
-from swiftkit.data.rowcheck import RowChecker, has_placeholder
+from swiftkit.data.rowcheck import RowChecker
 from swiftkit.data.rowstream import FileProblem, fetch_records, iter_records, streams
-
-_PROGRESS_EVERY = 4096  # rows between progress reports
+from swiftkit.data.segments import pass_rows, segment_starts
 
 
 @dataclass
@@ -152,31 +151,14 @@ def _in_line_order(label: str, problems: list[str]) -> list[str]:
 
 
 def _read(path: Path, label: str, checker: RowChecker, ctx: LengthContext | None) -> dict:
-    scan = LengthScan(ctx, path.stat().st_size) if ctx is not None else None
-    rows, placeholder_rows, formats = 0, 0, {}
-    size = path.stat().st_size if streams(path) else 0
-    report = ctx.progress if ctx is not None else None
-    by_offset = True
-    for i, (n, row, offset) in enumerate(iter_records(path, label)):
-        by_offset = by_offset and offset >= 0
-        converted = checker.convert(n, row)
-        if report is not None and i % _PROGRESS_EVERY == 0:
-            if offset >= 0:
-                report(f"reading {path.name}", offset, size)
-            else:  # a JSON list: rows so far
-                report(f"reading {path.name}", i, None)
-        if converted is None:
-            continue
-        messages, fmt = converted
-        rows += 1
-        if fmt not in formats:
-            formats[fmt] = None
-        if _may_hold_placeholder(messages) and has_placeholder(messages):
-            placeholder_rows += 1
-        if scan is not None:
-            scan.add(messages, offset if offset >= 0 else i)
-    if report is not None and by_offset and size:
-        report(f"reading {path.name}", size, size)
+    """One pass: by several processes for a big JSON Lines file (data.parallelscan), else here,
+    with the same segments (data.segments), so either way gives the same part."""
+    split = parallelscan.read_parallel(path, label, checker, ctx)
+    if split is not None:
+        rows, placeholder_rows, formats, scan = split
+        by_offset = True
+    else:
+        rows, placeholder_rows, formats, scan, by_offset = _read_here(path, label, checker, ctx)
     part: dict[str, Any] = {
         "rows": rows,
         "formats": list(formats),
@@ -197,9 +179,20 @@ def _read(path: Path, label: str, checker: RowChecker, ctx: LengthContext | None
     return part
 
 
-def _may_hold_placeholder(messages: list[dict]) -> bool:
-    for m in messages:
-        content = m["content"]
-        if type(content) is not str or "{{" in content:
-            return True
-    return False
+def _read_here(path: Path, label: str, checker: RowChecker, ctx: LengthContext | None) -> tuple:
+    scan = LengthScan(ctx, path.stat().st_size) if ctx is not None else None
+    size = path.stat().st_size if streams(path) else 0
+    report = ctx.progress if ctx is not None else None
+
+    def tick(i: int, offset: int) -> None:
+        if offset >= 0:
+            report(f"reading {path.name}", offset, size)
+        else:  # a JSON list: rows so far
+            report(f"reading {path.name}", i, None)
+
+    records = iter_records(path, label)
+    cuts = segment_starts(size)[1:]  # byte offsets: a JSON list is one segment
+    got = pass_rows(records, checker, scan, cuts, tick if report is not None else None)
+    if report is not None and got[3] and size:
+        report(f"reading {path.name}", size, size)
+    return (*got[:3], scan, got[3])

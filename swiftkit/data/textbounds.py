@@ -131,6 +131,14 @@ class TextBounds:
             return sum(memo[r] if r in memo else extra[r] for r in runs)
         return sum(map(self._memo_get, runs))
 
+    def forget(self) -> None:
+        """Drop the runs learned and queued: bounds given after this depend only on the texts
+        measured since (swiftkit.data.segments: a file's segments are measured alike in one
+        process or several)."""
+        if self.memo is not None:
+            self.memo.clear()
+        self._queue.clear()
+
     def flush(self) -> None:
         """Count the runs waiting for the tokenizer (one call)."""
         if self._queue:
