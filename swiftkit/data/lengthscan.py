@@ -53,15 +53,14 @@ class LengthScan:
         self.outside = {"kept": 0, "label": 0, "long": 0}  # highest key not in the heap
         self.sample: list = []  # (-hash of where, row, messages): a max-heap of the smallest
         self.over = self.tokenized = self.best_kept = self.best_label = self.best_all = 0
-        self.done = 0
+        self.done, self.warm = 0, ({}, 0, 0)
         self.new_segment()
 
     def new_segment(self) -> None:
-        """Restart what the stream learns at a segment start: the floors (lower bounds on the
-        longest kept row and labels) and the bounds' memo of runs."""
-        self.floor = self.label_floor = 0
-        if self.bounds is not None:
-            self.bounds.forget()
+        """At a segment start, restart from `warm` (memo, floors: from segments.warm_up)."""
+        memo, self.floor, self.label_floor = self.warm  # floor: lower bounds on the longest
+        if self.bounds is not None:  # kept row and label
+            self.bounds.forget(memo)
 
     def add(self, messages: list[dict], where: int) -> None:
         idx = len(self.ub)
@@ -171,7 +170,7 @@ class LengthScan:
                 unknown_lower={0: n} if n else {}, unknown_upper=dict(Counter(self.ub)),
             )  # fmt: skip
         self._flush()
-        self.bounds.forget()  # what the stream learned differs between processes
+        self.new_segment()  # what the stream learned differs between processes
         self.sample = [(i, m) for _k, i, m in sorted(self.sample, key=_ROW)]
         budget = self._tokenize_sample()
         kept_bound = self._resolve(
@@ -284,9 +283,6 @@ class LengthScan:
     def _resolve_longest(self, budget: int) -> bool:
         """The longest row of all, when the rows surely over max_length fit the budget."""
         entries = sorted(((-n, m) for _key, n, m in self.heaps["long"]), key=_ROW0)  # row order
-        for _idx, messages in entries:  # their runs learned first, as for the sample
-            self.bounds.measure(messages)
-        self.bounds.flush()
         for idx, messages in entries:
             self._measure_fully(idx, messages)
         for idx, messages in sorted(entries, key=lambda e: self.ub[e[0]], reverse=True):

@@ -32,8 +32,7 @@ from typing import Any
 from swiftkit.data.lengthcontext import LengthContext
 from swiftkit.data.lengthscan import LengthScan
 from swiftkit.data.rowcheck import RowChecker
-from swiftkit.data.rowstream import _BLANK, _BOM, _FAST_ERRORS, _loads
-from swiftkit.data.segments import merge_parts, read_range, segment_starts
+from swiftkit.data.segments import first_row, merge_parts, read_range, segment_starts
 
 MAX_WORKERS = 4
 _POLL_SECONDS = 0.2
@@ -52,28 +51,6 @@ def worker_count() -> int:
     except AttributeError:  # not Linux
         cpus = os.cpu_count() or 1
     return max(1, min(MAX_WORKERS, cpus))
-
-
-def first_row(path: Path) -> dict | None:
-    """The file's first row when it is JSON Lines whose first non-blank line is an object (what
-    rowstream.iter_records reads line by line without falling back to the whole file)."""
-    try:
-        with path.open("rb") as f:
-            head = f.read(64)
-            if not head or head.startswith(_BOM) or head.lstrip(b" \t\r\n")[:1] in (b"", b"["):
-                return None
-            f.seek(0)
-            for line in f:
-                if line[0] in _BLANK and not line.strip():
-                    continue
-                try:
-                    row = _loads(line)
-                except _FAST_ERRORS:
-                    return None
-                return row if isinstance(row, dict) else None
-    except OSError:
-        return None
-    return None
 
 
 def read_parallel(

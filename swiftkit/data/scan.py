@@ -22,7 +22,7 @@ from swiftkit.data.lengthscan import LengthScan
 from swiftkit.data.profile import LengthSummary
 from swiftkit.data.rowcheck import RowChecker
 from swiftkit.data.rowstream import FileProblem, fetch_records, iter_records, streams
-from swiftkit.data.segments import pass_rows, segment_starts
+from swiftkit.data.segments import first_row, pass_rows, segment_starts, warm_rows, warm_up
 
 
 @dataclass
@@ -192,6 +192,8 @@ def _read_here(path: Path, label: str, checker: RowChecker, ctx: LengthContext |
 
     records = iter_records(path, label)
     cuts = segment_starts(size)[1:]  # byte offsets: a JSON list is one segment
+    if scan is not None and cuts and first_row(path) is not None:
+        warm_up(scan, warm_rows(path, label, checker))
     got = pass_rows(records, checker, scan, cuts, tick if report is not None else None)
     if report is not None and got[3] and size:
         report(f"reading {path.name}", size, size)

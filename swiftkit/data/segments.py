@@ -28,6 +28,7 @@ from swiftkit.data.rowcheck import RowChecker, has_placeholder
 from swiftkit.data.rowformats import MAX_ROW_PROBLEMS, _RowError
 from swiftkit.data.rowstream import (
     _BLANK,
+    _BOM,
     _FAST_ERRORS,
     FileProblem,
     _line_problem,
@@ -37,6 +38,7 @@ from swiftkit.data.rowstream import (
 
 SEGMENT_BYTES = 16 << 20  # a segment is at least this big (a file under twice it has one)
 MAX_SEGMENTS = 16  # and there are at most this many (enough to share among 2-4 processes)
+WARM_BLOCKS, WARM_BLOCK_BYTES = 64, 64 << 10  # the rows every segment learns from
 PROGRESS_EVERY = 4096  # rows between progress reports
 _NEVER = 1 << 63
 _STATE = ("lb", "ub", "lub", "exact", "where", "lower", "heaps", "outside", "sample", "over",
@@ -49,6 +51,61 @@ def segment_starts(size: int) -> list[int]:
     0): size // SEGMENT_BYTES segments of equal size, at least 1 and at most MAX_SEGMENTS."""
     n = max(1, min(MAX_SEGMENTS, size // SEGMENT_BYTES))
     return [size * k // n for k in range(n)]
+
+
+def first_row(path: Path) -> dict | None:
+    """The file's first row when it is JSON Lines whose first non-blank line is an object (what
+    rowstream.iter_records reads line by line without falling back to the whole file)."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(64)
+            if not head or head.startswith(_BOM) or head.lstrip(b" \t\r\n")[:1] in (b"", b"["):
+                return None
+            f.seek(0)
+            for line in f:
+                if line[0] in _BLANK and not line.strip():
+                    continue
+                try:
+                    row = _loads(line)
+                except _FAST_ERRORS:
+                    return None
+                return row if isinstance(row, dict) else None
+    except OSError:
+        return None
+    return None
+
+
+def warm_rows(path: Path, label: str, checker: RowChecker) -> list[list[dict]]:
+    """The messages of rows spread over the whole file, for `warm_up`: those whose lines start
+    in WARM_BLOCKS blocks of WARM_BLOCK_BYTES at evenly spaced positions (lines that cannot be
+    loaded and rows swift drops left out)."""
+    size, rows, again = path.stat().st_size, [], checker.fresh()
+    for k in range(WARM_BLOCKS):
+        start = size * k // WARM_BLOCKS
+        for n, row, _offset in range_records(path, label, start, start + WARM_BLOCK_BYTES, {}):
+            converted = again.convert(n, row)
+            if converted is not None:
+                rows.append(converted[0])
+    return rows
+
+
+def warm_up(scan: LengthScan, rows: list[list[dict]]) -> None:
+    """Set what every segment starts from (LengthScan.warm): the memo of runs and the floors
+    the file's first rows give, measured as `add` measures them. Every process learns the same,
+    and a segment's rows then meet a memo about as warm as one pass over the file gives them."""
+    bounds, ml = scan.bounds, scan.ctx.max_length
+    if scan.encoder is None or bounds is None:
+        return
+    bounds.forget()
+    floor = label_floor = 0
+    for messages in rows:
+        crosses = ml is not None and bounds.quick(messages)[0] > ml
+        lb, ub, label_lb, _label_ub = bounds.measure(messages, stop_above=ml if crosses else None)
+        if ub is not None and (ml is None or ub <= ml):
+            floor, label_floor = max(floor, lb), max(label_floor, label_lb)
+    bounds.flush()
+    scan.warm = (dict(bounds.memo or {}), floor, label_floor)
+    scan.new_segment()
 
 
 def pass_rows(
@@ -152,6 +209,8 @@ def read_range(
     found: dict[str, Any] = {}
     size = path.stat().st_size
     scan = LengthScan(ctx, size) if ctx is not None else None
+    if scan is not None:
+        warm_up(scan, warm_rows(path, label, checker))
     records = range_records(path, label, bounds[0], bounds[1], found)
     rows, placeholder_rows, formats, _by_offset = pass_rows(records, checker, scan, cuts, tick)
     state = None

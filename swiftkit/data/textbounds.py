@@ -131,12 +131,13 @@ class TextBounds:
             return sum(memo[r] if r in memo else extra[r] for r in runs)
         return sum(map(self._memo_get, runs))
 
-    def forget(self) -> None:
-        """Drop the runs learned and queued: bounds given after this depend only on the texts
-        measured since (swiftkit.data.segments: a file's segments are measured alike in one
-        process or several)."""
+    def forget(self, keep: dict[str, int] | None = None) -> None:
+        """Drop the runs learned and queued but those of `keep` (a copy of an earlier memo):
+        bounds given after this depend only on `keep` and the texts measured since
+        (swiftkit.data.segments: a file's segments are measured alike in one process or more)."""
         if self.memo is not None:
             self.memo.clear()
+            self.memo.update(keep or {})
         self._queue.clear()
 
     def flush(self) -> None:

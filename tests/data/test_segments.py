@@ -102,7 +102,7 @@ def one_pass(path, ctx=None):
 def in_ranges(path, cuts: list[int], ctx=None):
     """The file read as ranges [0, c1), [c1, c2), ... in this process, then merged."""
     checker = RowChecker(path.name, path.suffix)
-    checker.start_with(parallelscan.first_row(path))
+    checker.start_with(segments.first_row(path))
     bounds = list(zip([0, *cuts], [*cuts, path.stat().st_size], strict=True))
     parts = [segments.read_range(path, path.name, b, [], checker.fresh(), ctx) for b in bounds]
     try:
