@@ -11,10 +11,10 @@ is below the best, reading rows again (`refetch`) if more are needed, within a w
 as not proved, with the bound no row exceeds. Likewise for the most labelled tokens in a row.
 A uniform random sample gives the percentiles (a sampled row surely over max_length counts at its
 tight lower bound past the budget for such rows); a file of at most exact_profile_bytes has every
-row tokenized, and its profile is exact. Nothing depends on the order rows come in beyond their
-segment, so parts of a file scanned apart merge into the exact scan of the whole (data.segments):
-the sample is the rows of smallest sample_hash(where), the rows kept aside the top by (bound,
-earliest row); the floors and the bounds' memo restart at each segment.
+row tokenized, and its profile is exact. The sample is the rows of smallest sample_hash(where) and
+the rows kept aside are the top by (bound, earliest row), not what the order rows come in makes
+them, so that parts of a big file read apart merge into exactly this scan (swiftkit.data.splitscan,
+which also fixes the memo of runs and replays the floors).
 """
 
 from __future__ import annotations
@@ -53,14 +53,9 @@ class LengthScan:
         self.outside = {"kept": 0, "label": 0, "long": 0}  # highest key not in the heap
         self.sample: list = []  # (-hash of where, row, messages): a max-heap of the smallest
         self.over = self.tokenized = self.best_kept = self.best_label = self.best_all = 0
-        self.done, self.warm = 0, ({}, 0, 0)
-        self.new_segment()
-
-    def new_segment(self) -> None:
-        """At a segment start, restart from `warm` (memo, floors: from segments.warm_up)."""
-        memo, self.floor, self.label_floor = self.warm  # floor: lower bounds on the longest
-        if self.bounds is not None:  # kept row and label
-            self.bounds.forget(memo)
+        self.done, self.warm = 0, None  # see splitscan.warm_up
+        self.measured: dict[int, tuple] = {}  # rows measured: quick bounds, lower bounds
+        self.floor = self.label_floor = 0  # lower bounds on the longest kept row and label
 
     def add(self, messages: list[dict], where: int) -> None:
         idx = len(self.ub)
@@ -81,6 +76,7 @@ class LengthScan:
                 messages, stop_above=ml if crosses else None
             )
             if tight is not None:  # None: surely over max_length, found early
+                self.measured[idx] = (ub, lub, lb, label_lb)
                 ub, lub = tight, label_tight
             if ml is None or ub <= ml:
                 self.floor = max(self.floor, lb)
@@ -170,7 +166,8 @@ class LengthScan:
                 unknown_lower={0: n} if n else {}, unknown_upper=dict(Counter(self.ub)),
             )  # fmt: skip
         self._flush()
-        self.new_segment()  # what the stream learned differs between processes
+        if self.warm is not None:  # what the stream learned differs between processes
+            self.bounds.forget(self.warm[0])
         self.sample = [(i, m) for _k, i, m in sorted(self.sample, key=_ROW)]
         budget = self._tokenize_sample()
         kept_bound = self._resolve(

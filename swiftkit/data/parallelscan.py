@@ -1,11 +1,11 @@
-"""A big JSON Lines file read by several processes at once: each reads a byte range of whole
-segments (swiftkit.data.segments) through the same per-row pipeline, and the parent merges what
-they found into exactly what one process finds (see segments for why it is exact).
+"""A big JSON Lines file read by several processes at once: each reads an equal byte range
+(swiftkit.data.splitscan) through the same per-row pipeline, and the parent merges what they
+found (swiftkit.data.scanmerge) into exactly what one process finds (splitscan says why).
 
-Only a JSON Lines file of at least two segments (32 MiB) whose first line is a row (so that the
-single reader's fallbacks to reading the whole file cannot apply) is split; JSON lists, csv and
-parquet are read by one process. The workers are forked before the parent loads the tokenizer
-when it has not yet (a tokenizer loaded earlier is inherited, with TOKENIZERS_PARALLELISM=false
+Only a big file (splitscan.BIG_BYTES, 32 MiB) of JSON Lines whose first line is a row (so that
+the one-process reader's fallbacks to reading the whole file cannot apply) is split; JSON lists,
+csv and parquet are read by one process. The workers are forked before the parent loads the
+tokenizer when it has not yet (one loaded earlier is inherited, with TOKENIZERS_PARALLELISM=false
 for the children: the Rust thread pool does not survive a fork). They print nothing (stdout and
 stderr go to /dev/null), ignore Ctrl-C (the parent stops them), report bytes read through shared
 memory for the progress bar, and end when the parent does. When a worker fails in any way, the
@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from swiftkit.data.lengthcontext import LengthContext
-from swiftkit.data.lengthscan import LengthScan
 from swiftkit.data.rowcheck import RowChecker
-from swiftkit.data.segments import first_row, merge_parts, read_range, segment_starts
+from swiftkit.data.scanmerge import merge_parts
+from swiftkit.data.splitscan import first_row, is_big, read_range
 
 MAX_WORKERS = 4
 _POLL_SECONDS = 0.2
@@ -55,38 +55,28 @@ def worker_count() -> int:
 
 def read_parallel(
     path: Path, label: str, checker: RowChecker, ctx: LengthContext | None
-) -> tuple[int, int, dict[str, None], LengthScan | None] | None:
-    """(rows kept, placeholder rows, formats, the length scan to finish) of a file read by
-    several processes, as segments.merge_parts gives them (FileProblem when lines cannot be
-    loaded); None when the file is read by one process (small, not JSON Lines, one worker, or a
-    worker failed)."""
-    if path.suffix.lower() not in (".json", ".jsonl"):
+) -> tuple[int, int, dict[str, None], list] | None:
+    """(rows kept, placeholder rows, formats, the length scans' states) of a big file read by
+    several processes, as scanmerge.merge_parts gives them (FileProblem when lines cannot be
+    loaded); None when the file is read by one process (not big, one worker, or one failed)."""
+    workers = worker_count()
+    if workers < 2 or not is_big(path):
         return None
+    checker.start_with(first_row(path))
     size = path.stat().st_size
-    starts = segment_starts(size)
-    workers = min(worker_count(), len(starts))
-    if workers < 2:
-        return None
-    first = first_row(path)
-    if first is None:
-        return None
-    checker.start_with(first)
     quiet = replace(ctx, progress=None) if ctx is not None else None  # shares the loaded tokenizer
-    groups = [starts[len(starts) * w // workers : len(starts) * (w + 1) // workers]
-              for w in range(workers)]  # fmt: skip
-    ends = [g[0] for g in groups[1:]] + [size]
+    starts = [size * w // workers for w in range(workers)]
     jobs = [
-        partial(read_range, path, label, (g[0], end), g[1:], checker.fresh(), quiet)
-        for g, end in zip(groups, ends, strict=True)
+        partial(read_range, path, label, (start, end), checker.fresh(), quiet)
+        for start, end in zip(starts, [*starts[1:], size], strict=True)
     ]
     report = ctx.progress if ctx is not None else None
-    parts = _run(jobs, [g[0] for g in groups], lambda done: report and report(
-        f"reading {path.name}", done, size))  # fmt: skip
+    parts = _run(jobs, starts, lambda done: report and report(f"reading {path.name}", done, size))
     if parts is None:
         return None
     if report is not None:
         report(f"reading {path.name}", size, size)
-    return merge_parts(path, label, parts, checker, ctx)
+    return merge_parts(label, parts, checker)
 
 
 def _run(

@@ -22,7 +22,8 @@ from swiftkit.data.lengthscan import LengthScan
 from swiftkit.data.profile import LengthSummary
 from swiftkit.data.rowcheck import RowChecker
 from swiftkit.data.rowstream import FileProblem, fetch_records, iter_records, streams
-from swiftkit.data.segments import first_row, pass_rows, segment_starts, warm_rows, warm_up
+from swiftkit.data.scanmerge import merge_scans
+from swiftkit.data.splitscan import is_big, pass_rows, warm_rows, warm_up
 
 
 @dataclass
@@ -152,11 +153,11 @@ def _in_line_order(label: str, problems: list[str]) -> list[str]:
 
 def _read(path: Path, label: str, checker: RowChecker, ctx: LengthContext | None) -> dict:
     """One pass: by several processes for a big JSON Lines file (data.parallelscan), else here,
-    with the same segments (data.segments), so either way gives the same part."""
+    the same way (data.splitscan), so either gives the same part."""
     split = parallelscan.read_parallel(path, label, checker, ctx)
     if split is not None:
-        rows, placeholder_rows, formats, scan = split
-        by_offset = True
+        rows, placeholder_rows, formats, states = split
+        scan, by_offset = None, True
     else:
         rows, placeholder_rows, formats, scan, by_offset = _read_here(path, label, checker, ctx)
     part: dict[str, Any] = {
@@ -165,7 +166,7 @@ def _read(path: Path, label: str, checker: RowChecker, ctx: LengthContext | None
         "placeholder_rows": placeholder_rows,
         "lengths": None,
     }
-    if scan is not None:
+    if ctx is not None:
         columns = list(checker.columns)
 
         def refetch(wheres: list[int]) -> Iterator[tuple[int, list[dict]]]:
@@ -175,6 +176,8 @@ def _read(path: Path, label: str, checker: RowChecker, ctx: LengthContext | None
                 if converted is not None:
                     yield where, converted[0]
 
+        if scan is None:
+            scan = merge_scans(ctx, path.stat().st_size, states, refetch)
         part["lengths"] = scan.finish(refetch).to_json()
     return part
 
@@ -190,11 +193,9 @@ def _read_here(path: Path, label: str, checker: RowChecker, ctx: LengthContext |
         else:  # a JSON list: rows so far
             report(f"reading {path.name}", i, None)
 
-    records = iter_records(path, label)
-    cuts = segment_starts(size)[1:]  # byte offsets: a JSON list is one segment
-    if scan is not None and cuts and first_row(path) is not None:
+    if scan is not None and is_big(path):
         warm_up(scan, warm_rows(path, label, checker))
-    got = pass_rows(records, checker, scan, cuts, tick if report is not None else None)
+    got = pass_rows(iter_records(path, label), checker, scan, tick if report else None)
     if report is not None and got[3] and size:
         report(f"reading {path.name}", size, size)
     return (*got[:3], scan, got[3])

@@ -36,6 +36,7 @@ class TextBounds:
         self._memo_get = self.memo.__getitem__ if self.memo is not None else None
         self._queue: list[str] = []
         self._calls = 0
+        self.frozen = False
 
     def nbytes(self, text: str) -> int:
         """UTF-8 bytes of text as the tokenizer sees it (after NFC when it normalizes)."""
@@ -115,7 +116,7 @@ class TextBounds:
         memo, extra = self.memo, {}
         for run in set(runs).difference(memo):
             value = self.plain(run) + (1 << 32)  # with the space before it
-            if run and run.split() == [run] and _encodable(run):
+            if not self.frozen and run and run.split() == [run] and _encodable(run):
                 self._queue.append(run)
             if len(memo) < self.MEMO_RUNS:
                 memo[run] = value
@@ -131,14 +132,15 @@ class TextBounds:
             return sum(memo[r] if r in memo else extra[r] for r in runs)
         return sum(map(self._memo_get, runs))
 
-    def forget(self, keep: dict[str, int] | None = None) -> None:
-        """Drop the runs learned and queued but those of `keep` (a copy of an earlier memo):
-        bounds given after this depend only on `keep` and the texts measured since
-        (swiftkit.data.segments: a file's segments are measured alike in one process or more)."""
+    def forget(self, keep: dict[str, int] | None = None, frozen: bool = False) -> None:
+        """Drop the runs learned and queued but those of `keep` (a copy of an earlier memo).
+        frozen: count no more runs (new runs keep their bytes and words), so that a text's bounds
+        depend on the text alone (swiftkit.data.splitscan: the same in any process)."""
         if self.memo is not None:
             self.memo.clear()
             self.memo.update(keep or {})
         self._queue.clear()
+        self.frozen = frozen
 
     def flush(self) -> None:
         """Count the runs waiting for the tokenizer (one call)."""
