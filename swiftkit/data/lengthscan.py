@@ -13,8 +13,8 @@ A uniform random sample gives the percentiles (a sampled row surely over max_len
 tight lower bound past the budget for such rows); a file of at most exact_profile_bytes has every
 row tokenized, and its profile is exact. The sample is the rows of smallest sample_hash(where) and
 the rows kept aside are the top by (bound, earliest row), not what the order rows come in makes
-them, so that parts of a big file read apart merge into exactly this scan (swiftkit.data.splitscan,
-which also fixes the memo of runs and replays the floors).
+them; the rows given tight bounds keep their quick ones (`measured`): so parts of a big file read
+apart merge into exactly this scan (swiftkit.data.splitscan says why).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class LengthScan:
         self.outside = {"kept": 0, "label": 0, "long": 0}  # highest key not in the heap
         self.sample: list = []  # (-hash of where, row, messages): a max-heap of the smallest
         self.over = self.tokenized = self.best_kept = self.best_label = self.best_all = 0
-        self.done, self.warm = 0, None  # see splitscan.warm_up
+        self.done = 0
         self.measured: dict[int, tuple] = {}  # rows measured: quick bounds, lower bounds
         self.floor = self.label_floor = 0  # lower bounds on the longest kept row and label
 
@@ -166,8 +166,6 @@ class LengthScan:
                 unknown_lower={0: n} if n else {}, unknown_upper=dict(Counter(self.ub)),
             )  # fmt: skip
         self._flush()
-        if self.warm is not None:  # what the stream learned differs between processes
-            self.bounds.forget(self.warm[0])
         self.sample = [(i, m) for _k, i, m in sorted(self.sample, key=_ROW)]
         budget = self._tokenize_sample()
         kept_bound = self._resolve(
@@ -211,12 +209,9 @@ class LengthScan:
         )
 
     def _tokenize_sample(self) -> int:
-        """Tokenize the sample; rows surely over max_length only within the budget (their
-        words counted first: stopped early, they met few). Returns the budget left."""
+        """Tokenize the sample; rows surely over max_length only within the budget (measured
+        fully first: stopped early, they met few words). Returns the budget left."""
         budget, todo = self.ctx.long_budget_bytes, []
-        for messages in [m for i, m in self.sample if i in self.lower and not self.whole]:
-            self.bounds.measure(messages)
-        self.bounds.flush()
         for idx, messages in self.sample:
             if idx in self.lower and not self.whole:
                 self._measure_fully(idx, messages)

@@ -23,7 +23,7 @@ from swiftkit.data.profile import LengthSummary
 from swiftkit.data.rowcheck import RowChecker
 from swiftkit.data.rowstream import FileProblem, fetch_records, iter_records, streams
 from swiftkit.data.scanmerge import merge_scans
-from swiftkit.data.splitscan import is_big, pass_rows, warm_rows, warm_up
+from swiftkit.data.splitscan import pass_rows
 
 
 @dataclass
@@ -193,8 +193,6 @@ def _read_here(path: Path, label: str, checker: RowChecker, ctx: LengthContext |
         else:  # a JSON list: rows so far
             report(f"reading {path.name}", i, None)
 
-    if scan is not None and is_big(path):
-        warm_up(scan, warm_rows(path, label, checker))
     got = pass_rows(iter_records(path, label), checker, scan, tick if report else None)
     if report is not None and got[3] and size:
         report(f"reading {path.name}", size, size)

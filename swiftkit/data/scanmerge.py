@@ -53,8 +53,7 @@ def merge_scans(
     by the total order `add` keeps them in ((key, -row) and (-hash, row)). refetch(wheres) reads
     rows again (LengthScan.finish's), for rows kept aside that no range kept."""
     scan = LengthScan(ctx, size)
-    ml, scan.warm = ctx.max_length, states[0]["warm"]
-    floors = states[0]["warm"][1:] if states[0]["warm"] else (0, 0)
+    ml, floors = ctx.max_length, (0, 0)
     long_size = max(ctx.heap_rows // 16, 8)
     long, sample, known = [], [], {}
     for st in states:

@@ -1,21 +1,24 @@
-"""A big JSON Lines file read as byte ranges (by several processes: swiftkit.data.parallelscan)
-and what the ranges found merged into exactly what one pass over the whole file finds.
+"""A big JSON Lines file read as byte ranges (by several processes: swiftkit.data.parallelscan),
+and the per-row pipeline every reader runs; swiftkit.data.scanmerge merges what the ranges found
+into exactly what one pass over the whole file finds.
 
-Why it is exact. A row's treatment depends on the rows before it in three ways, each made not to
-matter for a big file (BIG_BYTES or more, JSON Lines), in one process as in several:
-- the row checks' preprocessor comes from the file's first row (RowChecker.start_with);
-- the bounds' memo of exact run counts: the scan learns it first from rows spread over the whole
-  file (`warm_up`) and then freezes it, so a row's bounds depend on the row alone;
+Why it is exact. A row's treatment depends on the rows before it in three ways, none of which
+changes the result:
+- the row checks' preprocessor comes from the file's first row: every range is given it
+  (RowChecker.start_with);
+- the memo of the runs' exact token counts only caches values that depend on the run alone (a
+  run is counted when a text first holds it: swiftkit.data.textbounds), so a row's bounds depend
+  on the row alone;
 - the floors (lower bounds on the longest kept row and label) that decide which rows get tight
-  bounds: every range starts from the warm-up's floors, never above what one pass has there, so
-  it measures every row one pass measures, and maybe more; `merge_scans` replays one pass's
-  floors over the measured rows (their quick bounds were kept) and gives the rows one pass would
-  not have measured their quick bounds back (swiftkit.data.scanmerge).
+  bounds: a range starts from 0, never above what one pass has there, so it measures every row
+  one pass measures, and maybe more (no side effect: the bounds are pure); scanmerge replays one
+  pass's floors over the rows measured (their quick bounds are kept) and gives the rows one pass
+  would not have measured their quick bounds back.
 The rest is a sum, a first-seen order or a top-k by a total order: row counts, formats and
 placeholder rows add up; columns, problems and lines that cannot be loaded are taken in line
 order (numbered on from the lines of the ranges before), the first MAX_ROW_PROBLEMS kept as one
-reader keeps them; the sample is the rows of smallest hashed position and the rows kept aside the
-top by (bound, earliest row) of the union (LengthScan), rebuilt after the replay.
+reader keeps them; the sample is the rows of smallest hashed position and the rows kept aside
+the top by (bound, earliest row) of the union (LengthScan), rebuilt after the replay.
 """
 
 from __future__ import annotations
@@ -37,17 +40,15 @@ from swiftkit.data.rowstream import (
     _loads,
 )
 
-BIG_BYTES = 32 << 20  # a JSON Lines file this big is read the split way (and may be split)
-WARM_BLOCKS, WARM_BLOCK_BYTES = 64, 64 << 10  # where the rows the memo is learned from start
+BIG_BYTES = 32 << 20  # a JSON Lines file this big is split (when several CPUs are there)
 PROGRESS_EVERY = 4096  # rows between progress reports
 _STATE = ("lb", "ub", "lub", "exact", "where", "lower", "heaps", "outside", "sample", "over",
-          "tokenized", "best_kept", "best_label", "best_all", "done", "measured",
-          "warm")  # fmt: skip
+          "tokenized", "best_kept", "best_label", "best_all", "done", "measured")  # fmt: skip
 
 
 def is_big(path: Path) -> bool:
-    """Whether `path` is read the split way: BIG_BYTES or more of JSON Lines whose first line is
-    a row (what rowstream.iter_records reads line by line, with no fallback to the whole file)."""
+    """Whether `path` may be split: BIG_BYTES or more of JSON Lines whose first line is a row
+    (what rowstream.iter_records reads line by line, with no fallback to the whole file)."""
     try:
         return path.stat().st_size >= BIG_BYTES and first_row(path) is not None
     except OSError:
@@ -73,39 +74,6 @@ def first_row(path: Path) -> dict | None:
     except OSError:
         return None
     return None
-
-
-def warm_rows(path: Path, label: str, checker: RowChecker) -> list[list[dict]]:
-    """The messages of rows spread over the whole file, for `warm_up`: those whose lines start
-    in WARM_BLOCKS blocks of WARM_BLOCK_BYTES at evenly spaced positions (lines that cannot be
-    loaded and rows swift drops left out)."""
-    size, rows, again = path.stat().st_size, [], checker.fresh()
-    for k in range(WARM_BLOCKS):
-        start = size * k // WARM_BLOCKS
-        for n, row, _offset in range_records(path, label, start, start + WARM_BLOCK_BYTES, {}):
-            converted = again.convert(n, row)
-            if converted is not None:
-                rows.append(converted[0])
-    return rows
-
-
-def warm_up(scan: LengthScan, rows: list[list[dict]]) -> None:
-    """Learn the memo of runs from `rows` (measured as LengthScan.add measures them), then freeze
-    it, and start the floors from what they give (LengthScan.warm: (memo, floor, label floor))."""
-    bounds, ml = scan.bounds, scan.ctx.max_length
-    if scan.encoder is None or bounds is None:
-        return
-    bounds.forget()
-    floor = label_floor = 0
-    for messages in rows:
-        crosses = ml is not None and bounds.quick(messages)[0] > ml
-        lb, ub, label_lb, _label_ub = bounds.measure(messages, stop_above=ml if crosses else None)
-        if ub is not None and (ml is None or ub <= ml):
-            floor, label_floor = max(floor, lb), max(label_floor, label_lb)
-    bounds.flush()
-    scan.warm = (dict(bounds.memo or {}), floor, label_floor)
-    bounds.forget(scan.warm[0], frozen=True)
-    scan.floor, scan.label_floor = floor, label_floor
 
 
 def pass_rows(
@@ -198,8 +166,6 @@ def read_range(
     row). Returns what scanmerge.merge_parts and merge_scans take."""
     found: dict[str, Any] = {}
     scan = LengthScan(ctx, path.stat().st_size) if ctx is not None else None
-    if scan is not None:
-        warm_up(scan, warm_rows(path, label, checker))
     records = range_records(path, label, bounds[0], bounds[1], found)
     rows, placeholder_rows, formats, _by_offset = pass_rows(records, checker, scan, tick)
     state = None

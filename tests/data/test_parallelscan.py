@@ -3,7 +3,7 @@ problems with their line numbers and order, the token-length summary, the plan's
 cache entry); workers print nothing, report progress, stop on Ctrl-C, and any failure of theirs
 ends in the one-process read and its error.
 
-Segments are made small (segments.SEGMENT_BYTES) so that files of a few hundred rows split.
+Files of a few hundred rows are split (splitscan.BIG_BYTES made small).
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from functools import partial
 
 import pytest
 
-from swiftkit.data import parallelscan, segments, tokens
+from swiftkit.data import parallelscan, splitscan, tokens
 from swiftkit.data.lengthcontext import LengthContext
 from swiftkit.data.scan import scan_path
 from swiftkit.errors import DatasetError
 from tests.conftest import run_cli
-from tests.data.test_segments import SMALL, context, mixed_lines, write
+from tests.data.test_splitscan import SMALL, context, mixed_lines, write
 
 
 @pytest.fixture(scope="module")
@@ -36,16 +36,16 @@ def tiny_tok(tmp_path_factory):
 
 @pytest.fixture
 def split(monkeypatch):
-    """Small segments, and the parts each parallel read merged (empty: read by one process)."""
+    """Any file big, and the parts each parallel read merged (none: read by one process)."""
 
-    def use(path, segments_wanted: int = 8) -> list[list[dict]]:
-        monkeypatch.setattr(segments, "SEGMENT_BYTES", path.stat().st_size // segments_wanted)
+    def use(_path) -> list[list[dict]]:
         return merged
 
     merged: list[list[dict]] = []
     merge = parallelscan.merge_parts
-    monkeypatch.setattr(parallelscan, "merge_parts", lambda p, lab, parts, *a: merged.append(
-        parts) or merge(p, lab, parts, *a))  # fmt: skip
+    monkeypatch.setattr(splitscan, "BIG_BYTES", 1)
+    monkeypatch.setattr(parallelscan, "merge_parts", lambda lab, parts, checker: merged.append(
+        parts) or merge(lab, parts, checker))  # fmt: skip
     return use
 
 
@@ -93,7 +93,7 @@ def test_a_range_holding_no_line_start(tmp_path, tiny_tok, monkeypatch, split):
     long = {"messages": [{"role": "user", "content": "hi"},
                          {"role": "assistant", "content": "data " * 4000}]}  # fmt: skip
     write(path, [*mixed_lines(30, seed=9), json.dumps(long)])
-    merged = split(path, 4)
+    merged = split(path)
     ctx = context(tiny_tok, None, **SMALL)
     assert scan(monkeypatch, 2, path, ctx) == scan(monkeypatch, 1, path, ctx)
     assert [part["lines"] for part in merged[0]] == [31, 0]
@@ -152,7 +152,7 @@ def test_workers_print_nothing_and_report_progress(tmp_path, monkeypatch, split,
         return read(*args)
 
     monkeypatch.setattr(parallelscan, "read_range", noisy)
-    monkeypatch.setattr(segments, "PROGRESS_EVERY", 16)
+    monkeypatch.setattr(splitscan, "PROGRESS_EVERY", 16)
     seen: list[tuple] = []
     ctx = LengthContext(None, None, None, progress=lambda *a: seen.append(a))
     found, _problems = scan(monkeypatch, 2, path, ctx)

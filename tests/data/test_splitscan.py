@@ -1,7 +1,8 @@
 """A JSON Lines file read in byte ranges and merged gives exactly what one pass gives: every line
 once with its true number wherever the ranges are cut (inside a line, on a line start, between
 \\r and \\n), the lines swift cannot load and the row problems in line order with the same cap,
-and the token-length scan (sample, rows kept aside, bounds, counts) unchanged by the split.
+and the token-length scan (sample, rows kept aside, bounds, counts) unchanged by the split, the
+rows a range measured beyond what one pass measures given their quick bounds back.
 
 The ranges are read in this process here (swiftkit.data.parallelscan's processes are tested in
 test_parallelscan); small work limits force every path of the scan.
@@ -14,7 +15,15 @@ import random
 
 import pytest
 
-from swiftkit.data import parallelscan, segments, tokens
+from swiftkit.data import (
+    lengthscan,
+    parallelscan,
+    rowcheck,
+    rowstream,
+    scanmerge,
+    splitscan,
+    tokens,
+)
 from swiftkit.data.bounds import RowBounds, bound_rules
 from swiftkit.data.lengthcontext import LengthContext
 from swiftkit.data.rowcheck import RowChecker
@@ -102,11 +111,11 @@ def one_pass(path, ctx=None):
 def in_ranges(path, cuts: list[int], ctx=None):
     """The file read as ranges [0, c1), [c1, c2), ... in this process, then merged."""
     checker = RowChecker(path.name, path.suffix)
-    checker.start_with(segments.first_row(path))
+    checker.start_with(splitscan.first_row(path))
     bounds = list(zip([0, *cuts], [*cuts, path.stat().st_size], strict=True))
-    parts = [segments.read_range(path, path.name, b, [], checker.fresh(), ctx) for b in bounds]
+    parts = [splitscan.read_range(path, path.name, b, checker.fresh(), ctx) for b in bounds]
     try:
-        got = segments.merge_parts(path, path.name, parts, checker, ctx)
+        got = scanmerge.merge_parts(path.name, parts, checker)
     except FileProblem as e:
         return ("unloadable", e.problems, checker.problems())
     return (got[:3], checker.problems())
@@ -123,11 +132,8 @@ def test_every_cut_reads_each_line_once_with_its_number(tmp_path):
 
 
 def test_lines_swift_cannot_load_are_listed_in_order_with_true_numbers(tmp_path, monkeypatch):
-    monkeypatch.setattr(segments, "MAX_ROW_PROBLEMS", 3)
-    from swiftkit.data import rowcheck, rowstream
-
-    monkeypatch.setattr(rowstream, "MAX_ROW_PROBLEMS", 3)
-    monkeypatch.setattr(rowcheck, "MAX_ROW_PROBLEMS", 3)
+    for module in (splitscan, scanmerge, rowstream, rowcheck):
+        monkeypatch.setattr(module, "MAX_ROW_PROBLEMS", 3)
     path = tmp_path / "bad.jsonl"
     lines = mixed_lines(120, seed=4, bad_every=25)
     write(path, lines)
@@ -153,26 +159,24 @@ def test_the_scan_of_ranges_merged_is_the_scan_of_the_whole(
 ):
     path = tmp_path / "rows.jsonl"
     write(path, mixed_lines(600, seed=5))
-    size = path.stat().st_size
-    monkeypatch.setattr(segments, "SEGMENT_BYTES", size // 12)  # 12 segments
+    monkeypatch.setattr(splitscan, "BIG_BYTES", 1)
     ctx = context(tiny_tok, max_length, **SMALL)
+    measured = []
+    finish = lengthscan.LengthScan.finish
+    monkeypatch.setattr(lengthscan.LengthScan, "finish", lambda self, r: measured.append(
+        len(self.measured)) or finish(self, r))  # fmt: skip
     monkeypatch.setenv("SWIFTKIT_WORKERS", "1")
     whole = scan_path(path, "rows.jsonl", problems := [], ctx)
     assert whole.lengths.rows_tokenized < whole.rows and problems
     for workers in (2, 3, 4):  # the parallel path, its jobs run here one after another
         monkeypatch.setenv("SWIFTKIT_WORKERS", str(workers))
-        ran = []
-        monkeypatch.setattr(parallelscan, "_run", lambda jobs, _s, _p, ran=ran: ran.append(
-            len(jobs)) or [job(lambda i, o: None) for job in jobs])  # fmt: skip
+        parts = []
+        monkeypatch.setattr(parallelscan, "_run", lambda jobs, _s, _p, parts=parts: parts.extend(
+            job(lambda i, o: None) for job in jobs) or parts)  # fmt: skip
         found = scan_path(path, "rows.jsonl", again := [], ctx)
-        assert ran == [workers]
+        assert len(parts) == workers
         assert (found, again) == (whole, problems)
         assert found.lengths.to_json() == whole.lengths.to_json()
-
-
-def test_segments_depend_only_on_the_size(monkeypatch):
-    monkeypatch.setattr(segments, "SEGMENT_BYTES", 100)
-    assert segments.segment_starts(199) == [0]
-    assert segments.segment_starts(200) == [0, 100]
-    assert segments.segment_starts(450) == [0, 112, 225, 337]
-    assert len(segments.segment_starts(10**6)) == segments.MAX_SEGMENTS
+        # the later ranges started from lower floors: they measured more, and were replayed
+        extra = sum(len(p["scan"]["measured"]) for p in parts) - measured[0]
+        assert extra > 0 or max_length is not None  # later ranges started from lower floors
