@@ -40,8 +40,9 @@ _POLL_SECONDS = 0.2
 
 def worker_count() -> int:
     """Processes to read one file with: SWIFTKIT_WORKERS when it is a whole number >= 1, else
-    the CPUs this process may run on (at most MAX_WORKERS); 1 where fork is not available."""
-    if "fork" not in multiprocessing.get_all_start_methods():
+    the CPUs this process may run on (at most MAX_WORKERS); 1 but on Linux (elsewhere fork is
+    missing or unsafe with system frameworks, and spawning would import everything again)."""
+    if not sys.platform.startswith("linux"):
         return 1
     value = os.environ.get("SWIFTKIT_WORKERS", "").strip()
     if value.isdigit() and int(value) >= 1:
@@ -87,15 +88,20 @@ def _run(
     done = fork.RawArray("q", len(jobs))  # bytes each worker has read
     procs, conns = [], []
     try:
-        with _forking():
-            for slot, (job, start) in enumerate(zip(jobs, starts, strict=True)):
-                receive, send = fork.Pipe(duplex=False)
-                args = (send, job, done, slot, start, os.getpid())
-                proc = fork.Process(target=_work, args=args, daemon=True)
-                proc.start()
-                send.close()
-                procs.append(proc)
-                conns.append(receive)
+        try:
+            with _forking():
+                for slot, (job, start) in enumerate(zip(jobs, starts, strict=True)):
+                    receive, send = fork.Pipe(duplex=False)
+                    conns.append(receive)
+                    args = (send, job, done, slot, start, os.getpid())
+                    proc = fork.Process(target=_work, args=args, daemon=True)
+                    try:
+                        proc.start()
+                    finally:
+                        send.close()
+                    procs.append(proc)
+        except OSError:  # no fork now (out of processes or memory): one process reads
+            return None
         results: dict[int, Any] = {}
         while len(results) < len(jobs):
             waiting = [c for i, c in enumerate(conns) if i not in results]

@@ -218,3 +218,25 @@ def test_the_plan_json_and_cache_are_the_same_with_one_or_two_workers(
     assert runs[2] == runs[1]
     lengths = runs[1][1]["token_lengths"]
     assert lengths["exact"] is False and lengths["dropped_at_max_length"] > 0
+
+
+def test_no_fork_leaves_the_read_to_one_process(tmp_path, monkeypatch, split):
+    import multiprocessing.context
+
+    path = tmp_path / "rows.jsonl"
+    write(path, mixed_lines(200, seed=15))
+    merged = split(path)
+    one = scan(monkeypatch, 1, path)
+
+    def no_fork(_process):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(multiprocessing.context.ForkProcess, "_Popen", staticmethod(no_fork))
+    assert scan(monkeypatch, 2, path) == one and not merged
+
+
+def test_the_number_of_processes(monkeypatch):
+    cpus = min(parallelscan.MAX_WORKERS, len(os.sched_getaffinity(0)))
+    for value, expected in (("3", 3), ("1", 1), ("0", cpus), ("two", cpus), ("", cpus)):
+        monkeypatch.setenv("SWIFTKIT_WORKERS", value)
+        assert parallelscan.worker_count() == expected, value
