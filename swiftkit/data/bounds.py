@@ -48,7 +48,7 @@ class RowBounds:
         self.usable = rules.bytes_bound and meta is not None
         self.count = count
         self.texts = TextBounds(rules, count)
-        self.memo, self.flush = self.texts.memo, self.texts.flush
+        self.memo = self.texts.memo
         self._text, self._plain, self._slices = self.texts.text, self.texts.plain, self.texts.slices
         if meta is not None:
             default = system if system is not None else meta.default_system

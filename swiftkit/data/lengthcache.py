@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-FORMAT = 3  # bump when what a scan finds changes for the same inputs (3: label bound from bytes)
+FORMAT = 4  # bump when what a scan finds changes for the same inputs (4: sample by hashed position)
 DEFAULT_MAX_BYTES = 256 << 20
 _WHOLE_FILE_BYTES = 8 << 20
 _BLOCKS, _BLOCK_BYTES = 64, 64 << 10

@@ -9,26 +9,29 @@ the rows with the highest bounds are kept aside and tokenized from the top until
 is below the best, reading rows again (`refetch`) if more are needed, within a work limit
 (LengthContext.longest_budget_bytes, or 1% of the file): past it the longest found is reported
 as not proved, with the bound no row exceeds. Likewise for the most labelled tokens in a row.
-A uniform random sample (reservoir, fixed seed) gives the percentiles (a sampled row surely over
-max_length counts at its tight lower bound past the budget for such rows); a file of at most
-exact_profile_bytes has every row tokenized, and its profile is exact.
+A uniform random sample gives the percentiles (a sampled row surely over max_length counts at its
+tight lower bound past the budget for such rows); a file of at most exact_profile_bytes has every
+row tokenized, and its profile is exact. The sample is the rows of smallest sample_hash(where) and
+the rows kept aside are the top by (bound, earliest row), not what the order rows come in makes
+them; the rows given tight bounds keep their quick ones (`measured`): so parts of a big file read
+apart merge into exactly this scan (swiftkit.data.splitscan says why).
 """
 
 from __future__ import annotations
 
 import heapq
-import math
-import random
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator
+from operator import itemgetter
 
 from swiftkit.data.boundrules import label_upper_without_tokenizer, upper_without_tokenizer
 from swiftkit.data.lengthcontext import LengthContext
-from swiftkit.data.profile import LengthSummary
+from swiftkit.data.profile import LengthSummary, sample_hash
 
 UNKNOWN = 2**32 - 1
 _BATCH_ROWS, _RESOLVE_ROWS = 2048, 256
+_ROW, _ROW0, _KEY_THEN_EARLIEST = itemgetter(1), itemgetter(0), itemgetter(0, 1)
 
 
 class LengthScan:
@@ -48,12 +51,11 @@ class LengthScan:
         self.pending_bytes = 0
         self.heaps: dict[str, list] = {"kept": [], "label": [], "long": []}
         self.outside = {"kept": 0, "label": 0, "long": 0}  # highest key not in the heap
-        self.sample: list[tuple[int, list[dict]]] = []
-        self.rng = random.Random(0)
-        self.next_pick, self.w = 0, 1.0
+        self.sample: list = []  # (-hash of where, row, messages): a max-heap of the smallest
         self.over = self.tokenized = self.best_kept = self.best_label = self.best_all = 0
         self.done = 0
-        self.floor = self.label_floor = 0  # lower bounds on the longest kept row, labels
+        self.measured: dict[int, tuple] = {}  # rows measured: quick bounds, lower bounds
+        self.floor = self.label_floor = 0  # lower bounds on the longest kept row and label
 
     def add(self, messages: list[dict], where: int) -> None:
         idx = len(self.ub)
@@ -74,6 +76,7 @@ class LengthScan:
                 messages, stop_above=ml if crosses else None
             )
             if tight is not None:  # None: surely over max_length, found early
+                self.measured[idx] = (ub, lub, lb, label_lb)
                 ub, lub = tight, label_tight
             if ml is None or ub <= ml:
                 self.floor = max(self.floor, lb)
@@ -89,7 +92,7 @@ class LengthScan:
             if lb > ml:
                 self.lower[idx] = lb
                 self.over += 1
-                self._push("long", ub, idx, messages, max(ctx.heap_rows // 16, 8))
+                self._push("long", ub, -idx, messages, max(ctx.heap_rows // 16, 8))
             else:
                 self.pending.append((idx, messages))
                 self.pending_bytes += ub
@@ -97,46 +100,33 @@ class LengthScan:
                     self._flush()
         else:  # the two heaps, inlined: this runs for nearly every row
             kept, label = self.heaps["kept"], self.heaps["label"]
-            if len(kept) < ctx.heap_rows:
-                heapq.heappush(kept, (ub, idx, messages))
-                heapq.heappush(label, (lub, idx, messages))
+            if len(kept) < ctx.heap_rows:  # entries (key, -row): ties keep the earliest row
+                heapq.heappush(kept, (ub, -idx, messages))
+                heapq.heappush(label, (lub, -idx, messages))
             else:
                 if ub > kept[0][0]:
-                    self._push("kept", ub, idx, messages, ctx.heap_rows)
+                    self._push("kept", ub, -idx, messages, ctx.heap_rows)
                 elif ub > self.outside["kept"]:
                     self.outside["kept"] = ub
                 if lub > label[0][0]:
-                    self._push("label", lub, idx, messages, ctx.heap_rows)
+                    self._push("label", lub, -idx, messages, ctx.heap_rows)
                 elif lub > self.outside["label"]:
                     self.outside["label"] = lub
-        if idx < self.sample_rows or idx == self.next_pick:
-            self._pick(idx, messages)
+        key, sample = -sample_hash(where), self.sample  # the sample_rows smallest hashes
+        if len(sample) < self.sample_rows:
+            heapq.heappush(sample, (key, idx, messages))
+        elif key > sample[0][0]:
+            heapq.heapreplace(sample, (key, idx, messages))
 
-    def _push(self, name: str, key: int, idx: int, messages, size: int) -> None:
+    def _push(self, name: str, key: int, neg_idx: int, messages, size: int) -> None:
         heap = self.heaps[name]
         if len(heap) < size:
-            heapq.heappush(heap, (key, idx, messages))
+            heapq.heappush(heap, (key, neg_idx, messages))
         elif key > heap[0][0]:
-            old = heapq.heapreplace(heap, (key, idx, messages))
+            old = heapq.heapreplace(heap, (key, neg_idx, messages))
             self.outside[name] = max(self.outside[name], old[0])
         elif key > self.outside[name]:
             self.outside[name] = key
-
-    def _pick(self, idx: int, messages) -> None:
-        """Reservoir sampling, Li's algorithm L: uniform, a few random draws per replacement."""
-        size = self.sample_rows
-        if idx < size:
-            self.sample.append((idx, messages))
-            if idx == size - 1:
-                self.w = math.exp(math.log(self.rng.random()) / size)
-                self.next_pick = idx + self._skip()
-        elif idx == self.next_pick:
-            self.sample[self.rng.randrange(size)] = (idx, messages)
-            self.w *= math.exp(math.log(self.rng.random()) / size)
-            self.next_pick = idx + self._skip()
-
-    def _skip(self) -> int:
-        return math.floor(math.log(self.rng.random()) / math.log(1 - self.w)) + 1
 
     def _flush(self) -> None:
         if self.pending:
@@ -176,6 +166,7 @@ class LengthScan:
                 unknown_lower={0: n} if n else {}, unknown_upper=dict(Counter(self.ub)),
             )  # fmt: skip
         self._flush()
+        self.sample = [(i, m) for _k, i, m in sorted(self.sample, key=_ROW)]
         budget = self._tokenize_sample()
         kept_bound = self._resolve(
             "kept", self.ub, lambda: self.best_kept, refetch, self.longest_budget
@@ -218,12 +209,9 @@ class LengthScan:
         )
 
     def _tokenize_sample(self) -> int:
-        """Tokenize the sample; rows surely over max_length only within the budget (their
-        words counted first: stopped early, they met few). Returns the budget left."""
+        """Tokenize the sample; rows surely over max_length only within the budget (measured
+        fully first: stopped early, they met few words). Returns the budget left."""
         budget, todo = self.ctx.long_budget_bytes, []
-        for messages in [m for i, m in self.sample if i in self.lower and not self.whole]:
-            self.bounds.measure(messages)
-        self.bounds.flush()
         for idx, messages in self.sample:
             if idx in self.lower and not self.whole:
                 self._measure_fully(idx, messages)
@@ -239,19 +227,19 @@ class LengthScan:
         """Tokenize rows by descending bound until no row left can beat the best, or until the
         budget (bytes of bound) is spent. Returns an upper bound on the true best: the best
         itself when that is proved, else the highest bound of a row left."""
-        candidates = sorted(self.heaps[name], key=lambda e: e[0], reverse=True)
+        candidates = sorted(self.heaps[name], key=_KEY_THEN_EARLIEST, reverse=True)
         i = 0
         while i < len(candidates) and candidates[i][0] > best():
             batch = []
             while i < len(candidates) and len(batch) < _RESOLVE_ROWS:
-                key, idx, messages = candidates[i]
+                key, neg_idx, messages = candidates[i]
                 if key <= best():
                     break
                 if key > budget:
                     self._tokenize(batch)
                     return max(best(), key)
                 budget -= key
-                batch.append((idx, messages))
+                batch.append((-neg_idx, messages))
                 i += 1
             self._tokenize(batch)
         if self.outside[name] <= best():
@@ -286,10 +274,10 @@ class LengthScan:
 
     def _resolve_longest(self, budget: int) -> bool:
         """The longest row of all, when the rows surely over max_length fit the budget."""
-        for _key, idx, messages in self.heaps["long"]:
+        entries = sorted(((-n, m) for _key, n, m in self.heaps["long"]), key=_ROW0)  # row order
+        for idx, messages in entries:
             self._measure_fully(idx, messages)
-        ranked = sorted(self.heaps["long"], key=lambda e: self.ub[e[1]], reverse=True)
-        for _key, idx, messages in ranked:
+        for idx, messages in sorted(entries, key=lambda e: self.ub[e[0]], reverse=True):
             key = self.ub[idx]
             if key <= self.best_all or self.exact[idx] != UNKNOWN:
                 continue

@@ -88,6 +88,17 @@ class LengthSummary:
 
 
 _HISTOGRAMS = ("exact", "unknown_lower", "unknown_upper")
+_M64 = (1 << 64) - 1
+
+
+def sample_hash(where: int) -> int:
+    """splitmix64's finalizer of a row's position: a bijection of 64-bit integers that looks
+    uniformly random, so the rows of smallest hash are a uniform random sample (fixed, as with a
+    seed), and the same rows whichever process reads which part of the file."""
+    z = (where + 0x9E3779B97F4A7C15) & _M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+    return z ^ (z >> 31)
 
 
 def _add(a: int | None, b: int | None, first: bool) -> int | None:

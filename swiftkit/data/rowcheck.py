@@ -42,7 +42,7 @@ class RowChecker:
     """
 
     def __init__(self, label: str, suffix: str, columns: list[str] | None = None) -> None:
-        self.label = label
+        self.label, self.suffix = label, suffix
         self.unit = "line" if suffix.lower() in (".jsonl", ".txt") else "row"
         self.columns: dict[str, None] = dict.fromkeys(columns or ())
         self._fixed = columns is not None
@@ -76,6 +76,32 @@ class RowChecker:
         if issue:
             self._problem(n, issue)
         return messages, fmt
+
+    def start_with(self, row: dict) -> None:
+        """Choose the preprocessor from the file's first row before reading, as `convert` does
+        at that row (so that readers of later parts of the file convert alike)."""
+        if self.plan is None:
+            self.plan = _plan_columns([row])
+
+    def fresh(self) -> RowChecker:
+        """A checker with this one's plan (and its columns when given) that has seen no row."""
+        other = RowChecker(self.label, self.suffix, list(self.columns) if self._fixed else None)
+        other.plan = self.plan
+        return other
+
+    def part(self) -> tuple[list[str], list[tuple[int, str]], int]:
+        """What this checker found (columns, first problems, problem count), for `absorb`."""
+        return list(self.columns), list(self._row_problems), self.problem_count
+
+    def absorb(self, part: tuple[list[str], list[tuple[int, str]], int], lines_before: int) -> None:
+        """Take in what a checker found reading on in the same file (its line numbers count from
+        1 after `lines_before` lines): the columns, problems and count this one would have."""
+        columns, problems, count = part
+        for k in columns:
+            self.columns.setdefault(k, None)
+        room = max(MAX_ROW_PROBLEMS - len(self._row_problems), 0)
+        self._row_problems += [(n + lines_before, text) for n, text in problems[:room]]
+        self.problem_count += count
 
     def _problem(self, n: int, text: str) -> None:
         self.problem_count += 1

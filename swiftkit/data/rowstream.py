@@ -106,16 +106,23 @@ def _json_lines(path: Path, label: str) -> Iterator[tuple[int, dict, int]]:
                     continue
             rows += 1
             yield n, row, start
-    if bad_count > len(bad):
-        more = bad_count - len(bad)
-        bad.append(
-            f"{label}: {more} more line{'s' if more > 1 else ''} swift cannot load, like those "
-            "above. Fix or delete them."
-        )
+    bad = unloadable_lines(label, bad, bad_count)
     if bad:
         raise FileProblem(bad)
     if rows == 0:
         yield from ((k, r, -1) for k, r in _whole(path, label))
+
+
+def unloadable_lines(label: str, bad: list[str], bad_count: int) -> list[str]:
+    """The messages of the lines swift cannot load: the first ones listed, the rest counted."""
+    if bad_count > len(bad):
+        more = bad_count - len(bad)
+        bad = [
+            *bad,
+            f"{label}: {more} more line{'s' if more > 1 else ''} swift cannot load, like those "
+            "above. Fix or delete them.",
+        ]
+    return bad
 
 
 def _line_problem(label: str, n: int, line: bytes) -> list[str]:

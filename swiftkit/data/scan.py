@@ -15,15 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from swiftkit.data import lengthcache
+from swiftkit.data import lengthcache, parallelscan
 from swiftkit.data.datafiles import _OTHER_SUFFIXES, DATA_SUFFIXES, _folder_files, not_found
 from swiftkit.data.lengthcontext import LengthContext
 from swiftkit.data.lengthscan import LengthScan
 from swiftkit.data.profile import LengthSummary
-from swiftkit.data.rowcheck import RowChecker, has_placeholder
+from swiftkit.data.rowcheck import RowChecker
 from swiftkit.data.rowstream import FileProblem, fetch_records, iter_records, streams
-
-_PROGRESS_EVERY = 4096  # rows between progress reports
+from swiftkit.data.scanmerge import merge_scans
+from swiftkit.data.splitscan import pass_rows
 
 
 @dataclass
@@ -152,38 +152,21 @@ def _in_line_order(label: str, problems: list[str]) -> list[str]:
 
 
 def _read(path: Path, label: str, checker: RowChecker, ctx: LengthContext | None) -> dict:
-    scan = LengthScan(ctx, path.stat().st_size) if ctx is not None else None
-    rows, placeholder_rows, formats = 0, 0, {}
-    size = path.stat().st_size if streams(path) else 0
-    report = ctx.progress if ctx is not None else None
-    by_offset = True
-    for i, (n, row, offset) in enumerate(iter_records(path, label)):
-        by_offset = by_offset and offset >= 0
-        converted = checker.convert(n, row)
-        if report is not None and i % _PROGRESS_EVERY == 0:
-            if offset >= 0:
-                report(f"reading {path.name}", offset, size)
-            else:  # a JSON list: rows so far
-                report(f"reading {path.name}", i, None)
-        if converted is None:
-            continue
-        messages, fmt = converted
-        rows += 1
-        if fmt not in formats:
-            formats[fmt] = None
-        if _may_hold_placeholder(messages) and has_placeholder(messages):
-            placeholder_rows += 1
-        if scan is not None:
-            scan.add(messages, offset if offset >= 0 else i)
-    if report is not None and by_offset and size:
-        report(f"reading {path.name}", size, size)
+    """One pass: by several processes for a big JSON Lines file (data.parallelscan), else here,
+    the same way (data.splitscan), so either gives the same part."""
+    split = parallelscan.read_parallel(path, label, checker, ctx)
+    if split is not None:
+        rows, placeholder_rows, formats, states = split
+        scan, by_offset = None, True
+    else:
+        rows, placeholder_rows, formats, scan, by_offset = _read_here(path, label, checker, ctx)
     part: dict[str, Any] = {
         "rows": rows,
         "formats": list(formats),
         "placeholder_rows": placeholder_rows,
         "lengths": None,
     }
-    if scan is not None:
+    if ctx is not None:
         columns = list(checker.columns)
 
         def refetch(wheres: list[int]) -> Iterator[tuple[int, list[dict]]]:
@@ -193,13 +176,24 @@ def _read(path: Path, label: str, checker: RowChecker, ctx: LengthContext | None
                 if converted is not None:
                     yield where, converted[0]
 
+        if scan is None:
+            scan = merge_scans(ctx, path.stat().st_size, states, refetch)
         part["lengths"] = scan.finish(refetch).to_json()
     return part
 
 
-def _may_hold_placeholder(messages: list[dict]) -> bool:
-    for m in messages:
-        content = m["content"]
-        if type(content) is not str or "{{" in content:
-            return True
-    return False
+def _read_here(path: Path, label: str, checker: RowChecker, ctx: LengthContext | None) -> tuple:
+    scan = LengthScan(ctx, path.stat().st_size) if ctx is not None else None
+    size = path.stat().st_size if streams(path) else 0
+    report = ctx.progress if ctx is not None else None
+
+    def tick(i: int, offset: int) -> None:
+        if offset >= 0:
+            report(f"reading {path.name}", offset, size)
+        else:  # a JSON list: rows so far
+            report(f"reading {path.name}", i, None)
+
+    got = pass_rows(iter_records(path, label), checker, scan, tick if report else None)
+    if report is not None and got[3] and size:
+        report(f"reading {path.name}", size, size)
+    return (*got[:3], scan, got[3])

@@ -3,9 +3,10 @@
 whitespace between two spaces, exactly the tokens of " " + run: with the known pre-tokenizers
 such a run is always a piece sequence of its own, whatever comes before and after it (no piece
 crosses the spaces around it; NFC neither composes nor reorders across a space; the added tokens
-hold no space and none eats the space after it). The tokenizer counts each distinct run once
-(`count`, in batches); a memo keeps them. Values are packed as (upper << 32) | lower, so a
-text's bounds are one sum.
+hold no space and none eats the space after it). The tokenizer counts each distinct run once,
+when a text first holds it (`count`: a text's new runs in one call); a memo keeps them, so a
+text's bounds never depend on the texts measured before it. Values are packed as
+(upper << 32) | lower, so a text's bounds are one sum.
 """
 
 from __future__ import annotations
@@ -28,14 +29,11 @@ class TextBounds:
     """Packed (upper << 32) | lower token bounds of texts; see the module docstring."""
 
     MEMO_RUNS = 500_000  # distinct runs remembered (about 60 MB at most)
-    LEARN_RUNS = 2048  # runs counted per tokenizer call
 
     def __init__(self, rules: BoundRules, count: Callable[[list[str]], list[int]] | None):
         self.rules, self.count = rules, count
         self.memo: dict[str, int] | None = {} if rules.space_pieces and count else None
         self._memo_get = self.memo.__getitem__ if self.memo is not None else None
-        self._queue: list[str] = []
-        self._calls = 0
 
     def nbytes(self, text: str) -> int:
         """UTF-8 bytes of text as the tokenizer sees it (after NFC when it normalizes)."""
@@ -109,37 +107,26 @@ class TextBounds:
         return (self.nbytes(text) << 32) | words
 
     def learn(self, runs: list[str]) -> int:
-        """Bounds of runs not seen before: bytes and words at first (valid, looser); a run
-        without whitespace gets its exact count once the tokenizer has counted " " + run, in one
-        call per LEARN_RUNS runs or 64 texts. Remembered while the memo has room."""
+        """Bounds of runs not seen before: a run without whitespace counts exactly (the tokenizer
+        counts " " + run, the new runs of a text in one call), another by bytes and words (with
+        the space before it). Remembered while the memo has room. A run's value depends on the
+        run alone, never on what was measured before (swiftkit.data.splitscan)."""
         memo, extra = self.memo, {}
-        for run in set(runs).difference(memo):
-            value = self.plain(run) + (1 << 32)  # with the space before it
-            if run and run.split() == [run] and _encodable(run):
-                self._queue.append(run)
+        new = list(set(runs).difference(memo))
+        exact = [r for r in new if r and r.split() == [r] and _encodable(r)]
+        counted = (
+            dict(zip(exact, self.count([" " + r for r in exact]), strict=True)) if exact else {}
+        )
+        for run in new:
+            n = counted.get(run)
+            value = self.plain(run) + (1 << 32) if n is None else (n << 32) | n
             if len(memo) < self.MEMO_RUNS:
                 memo[run] = value
             else:
                 extra[run] = value
-        if len(self._queue) >= self.LEARN_RUNS:
-            queued, self._queue = self._queue, []
-            counts = self.count([" " + r for r in queued])
-            memo.update(
-                (r, (n << 32) | n) for r, n in zip(queued, counts, strict=True) if r in memo
-            )
         if extra:
             return sum(memo[r] if r in memo else extra[r] for r in runs)
         return sum(map(self._memo_get, runs))
-
-    def flush(self) -> None:
-        """Count the runs waiting for the tokenizer (one call)."""
-        if self._queue:
-            queued, self._queue = self._queue, []
-            counts = self.count([" " + r for r in queued])
-            memo = self.memo
-            memo.update(
-                (r, (n << 32) | n) for r, n in zip(queued, counts, strict=True) if r in memo
-            )
 
 
 def _encodable(text: str) -> bool:

@@ -35,6 +35,8 @@ from swiftkit.data.templates import (
 )
 from swiftkit.errors import DatasetError
 
+_FEW = 64  # strings count_texts encodes one by one
+
 
 def token_lengths(
     rows: Sequence[list[dict]],
@@ -133,7 +135,11 @@ class RowEncoder:
         return out
 
     def count_texts(self, texts: list[str]) -> list[int]:
-        """Tokens of each string encoded on its own (no special tokens added)."""
+        """Tokens of each string encoded on its own (no special tokens added). A few strings
+        are encoded one by one: waking the Rust thread pool costs more than they do."""
+        if len(texts) <= _FEW:
+            encode = self.tokenizer.encode
+            return [len(encode(text, add_special_tokens=False)) for text in texts]
         return [len(e) for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
 
     def _dynamic_eos(self, encoding) -> int:

@@ -187,10 +187,9 @@ def test_words_between_spaces_make_both_bounds_tight(tiny_tok):
     text = "The model learns from the data, and the training run goes on. " * 40
     row = [message("user", "Why?"), message("assistant", text)]
     [(length, _label)] = encoder.count([encoder.contexts(row)])
-    first = row_bounds.measure(row)  # new words count as bytes and words until counted
-    row_bounds.flush()
+    first = row_bounds.measure(row)  # new words counted as they come: the same bounds again
     lower, upper, _label_lower, _label_upper = row_bounds.measure(row)
-    assert first[0] <= lower <= length <= upper <= first[1]
+    assert first[0] == lower <= length <= upper == first[1]
     assert 0.98 * length <= lower and upper <= 1.05 * length
     assert len(row_bounds.memo) == 11  # each distinct word between two spaces, counted once
 
