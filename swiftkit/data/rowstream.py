@@ -75,6 +75,32 @@ def _whole(path: Path, label: str) -> list:
     return records or []
 
 
+class LineProblem(Exception):
+    """A JSON Lines line swift cannot load: `messages` in the house form; `not_json` when it is
+    not JSON at all (rather than JSON that is not an object)."""
+
+    def __init__(self, messages: list[str], not_json: bool) -> None:
+        super().__init__(messages[0] if messages else "cannot be loaded")
+        self.messages, self.not_json = messages, not_json
+
+
+def load_line(label: str, n: int, line: bytes) -> dict | None:
+    """The row on line n (1-based) of a JSON Lines file, None for a blank line. LineProblem
+    (naming `label:n`) for a line swift cannot load, worded as datafiles words it."""
+    if line[0] in _BLANK and not line.strip():
+        return None
+    try:
+        row = _loads(line)
+    except _FAST_ERRORS:
+        raise LineProblem(_line_problem(label, n, line), not_json=True) from None
+    if not isinstance(row, dict):
+        try:
+            _as_object(row, n, "line")
+        except _RowError as e:
+            raise LineProblem([f"{label}{e}"], not_json=False) from None
+    return row
+
+
 def _json_lines(path: Path, label: str) -> Iterator[tuple[int, dict, int]]:
     """Every loadable line; a line that is not a JSON object is listed and the reading goes on,
     so the other lines' problems are found too; FileProblem at the end lists those lines (at
@@ -86,24 +112,17 @@ def _json_lines(path: Path, label: str) -> Iterator[tuple[int, dict, int]]:
         for line in f:
             n += 1
             start, offset = offset, offset + len(line)
-            if line[0] in _BLANK and not line.strip():
-                continue
             try:
-                row = _loads(line)
-            except _FAST_ERRORS:
-                if rows == 0 and not bad_count:  # one pretty-printed object, or a whole-file
-                    yield from ((k, r, -1) for k, r in _whole(path, label))  # message
-                    return
+                row = load_line(label, n, line)
+            except LineProblem as e:
+                if e.not_json and rows == 0 and not bad_count:  # one pretty-printed object,
+                    yield from ((k, r, -1) for k, r in _whole(path, label))  # or a whole-file
+                    return  # message
                 bad_count += 1
-                bad += _line_problem(label, n, line) if len(bad) < MAX_ROW_PROBLEMS else []
+                bad += e.messages if len(bad) < MAX_ROW_PROBLEMS else []
                 continue
-            if not isinstance(row, dict):
-                try:
-                    _as_object(row, n, "line")
-                except _RowError as e:
-                    bad_count += 1
-                    bad += [f"{label}{e}"] if len(bad) < MAX_ROW_PROBLEMS else []
-                    continue
+            if row is None:
+                continue
             rows += 1
             yield n, row, start
     bad = unloadable_lines(label, bad, bad_count)

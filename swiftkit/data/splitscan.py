@@ -27,18 +27,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from swiftkit.data.datafiles import _as_object
 from swiftkit.data.lengthcontext import LengthContext
 from swiftkit.data.lengthscan import LengthScan
 from swiftkit.data.rowcheck import RowChecker, has_placeholder
-from swiftkit.data.rowformats import MAX_ROW_PROBLEMS, _RowError
-from swiftkit.data.rowstream import (
-    _BLANK,
-    _BOM,
-    _FAST_ERRORS,
-    _line_problem,
-    _loads,
-)
+from swiftkit.data.rowformats import MAX_ROW_PROBLEMS
+from swiftkit.data.rowstream import _BOM, LineProblem, load_line
 
 BIG_BYTES = 32 << 20  # a JSON Lines file this big is split (when several CPUs are there)
 PROGRESS_EVERY = 4096  # rows between progress reports
@@ -63,14 +56,13 @@ def first_row(path: Path) -> dict | None:
             if not head or head.startswith(_BOM) or head.lstrip(b" \t\r\n")[:1] in (b"", b"["):
                 return None
             f.seek(0)
-            for line in f:
-                if line[0] in _BLANK and not line.strip():
-                    continue
+            for n, line in enumerate(f, 1):
                 try:
-                    row = _loads(line)
-                except _FAST_ERRORS:
+                    row = load_line(path.name, n, line)
+                except LineProblem:
                     return None
-                return row if isinstance(row, dict) else None
+                if row is not None:
+                    return row if isinstance(row, dict) else None
     except OSError:
         return None
     return None
@@ -133,22 +125,15 @@ def range_records(
                 break
             n += 1
             begin, offset = offset, offset + len(line)
-            if line[0] in _BLANK and not line.strip():
-                continue
             try:
-                row = _loads(line)
-            except _FAST_ERRORS:
+                row = load_line(label, n, line)
+            except LineProblem as e:
                 bad_count += 1
                 if len(bad) < MAX_ROW_PROBLEMS:
-                    bad += [(n, m) for m in _line_problem(label, n, line)]
+                    bad += [(n, m) for m in e.messages]
                 continue
-            if not isinstance(row, dict):
-                try:
-                    _as_object(row, n, "line")
-                except _RowError as e:
-                    bad_count += 1
-                    bad += [(n, f"{label}{e}")] if len(bad) < MAX_ROW_PROBLEMS else []
-                    continue
+            if row is None:
+                continue
             yield n, row, begin
     found.update(lines=n, bad=bad, bad_count=bad_count)
 
