@@ -13,24 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from demoproject import demo_project, swiftkit
+
 # Three epochs of the demo's 50 rows keep each run short (the demo itself trains 20).
 BASE = ("per_device_train_batch_size=1", "gradient_accumulation_steps=8", "num_train_epochs=3")
-
-
-def swiftkit(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "swiftkit", *args], cwd=project, env=env,
-                          check=check, capture_output=True, text=True)  # fmt: skip
 
 
 def train(project: Path, overrides: list[str], out: Path) -> tuple[float, float]:
@@ -47,14 +38,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    build = "from swiftkit.tiny import *; build_tiny_model(DEMO_TINY_DIR, preset=DEMO)"
-    subprocess.run([sys.executable, "-c", build], cwd=REPO, check=True)
-    project = Path(tempfile.mkdtemp(prefix="bench-autofit-"))
-    (project / "recipes").mkdir()
-    shutil.copy(REPO / "recipes" / "tiny_demo.yaml", project / "recipes")
-    shutil.copytree(REPO / "datasets", project / "datasets")
-    (project / ".cache").mkdir()
-    (project / ".cache" / "tiny-demo").symlink_to(REPO / ".cache" / "tiny-demo")
+    project = demo_project("bench-autofit-")
     fit = json.loads(swiftkit(project, "plan", "tiny_demo", *BASE, "--fit", "--json").stdout)["fit"]
     fitted = [*BASE, *(f"{k}={v}" for k, v in fit["changes"].items())]
     print(f"fit on {fit['card']}: {' '.join(fitted[len(BASE):])} (effective batch "

@@ -18,19 +18,9 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def swiftkit(project: Path, *args: str) -> str:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-m", "swiftkit", *args], cwd=project, env=env,
-                          check=True, capture_output=True, text=True)  # fmt: skip
-    return done.stdout
+from demoproject import demo_project, swiftkit
 
 
 def measured(run_dir: Path) -> tuple[float, float]:
@@ -48,14 +38,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=4)
     args = parser.parse_args()
-    build = "from swiftkit.tiny import *; build_tiny_model(DEMO_TINY_DIR, preset=DEMO)"
-    subprocess.run([sys.executable, "-c", build], cwd=REPO, check=True)
-    project = Path(tempfile.mkdtemp(prefix="bench-demo-time-"))
-    (project / "recipes").mkdir()
-    shutil.copy(REPO / "recipes" / "tiny_demo.yaml", project / "recipes")
-    shutil.copytree(REPO / "datasets", project / "datasets")
-    (project / ".cache").mkdir()
-    (project / ".cache" / "tiny-demo").symlink_to(REPO / ".cache" / "tiny-demo")
+    project = demo_project("bench-demo-time-")
     # --no-check: the identity check after training is not part of train_runtime.
     swiftkit(project, "demo", "--no-check")
     runtime, evals = measured(newest(project))
@@ -64,7 +47,7 @@ def main() -> int:
     print(f"{'run':>3} {'basis':9} {'predicted total':>15} {'train_runtime':>13} {'error':>7}   "
           f"{'predicted train+saves':>21} {'without evals':>13} {'error':>7}  load")  # fmt: skip
     for i in range(1, args.runs + 1):
-        t = json.loads(swiftkit(project, "plan", "tiny_demo", "--json"))["time"]
+        t = json.loads(swiftkit(project, "plan", "tiny_demo", "--json").stdout)["time"]
         swiftkit(project, "demo", "--no-check")
         runtime, evals = measured(newest(project))
         runtimes.append(runtime)
