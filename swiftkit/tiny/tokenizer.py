@@ -4,6 +4,7 @@ English and Chinese corpus, with ChatML special tokens and Qwen2.5-Instruct's ch
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 from pathlib import Path
 
 from swiftkit.tiny.files import write_json
@@ -123,6 +124,14 @@ Numbers: 0 1 2 3 4 5 6 7 8 9 10 16 32 64 128 256 512 1024 2048 2025.
 def train_tokenizer(extra_lines: tuple[str, ...] = ()):
     """The byte-level BPE tokenizer, trained on _CORPUS (plus extra_lines, for a variant such as
     the demo model's; the default build passes none and stays byte-for-byte the same)."""
+    lines = [*_CORPUS.splitlines(), *extra_lines, *_common_hanzi()]
+    return train_byte_level_bpe(lines, _VOCAB_SIZE, min_frequency=1)
+
+
+def train_byte_level_bpe(lines: Iterable[str], vocab_size: int, **trainer_options):
+    """A Qwen2-style tokenizer (NFC, Qwen2's pre-tokenizer regex split, then byte-level BPE)
+    trained on `lines` to `vocab_size` entries, SPECIAL_TOKENS appended after the learned
+    vocabulary as in Qwen's own tokenizer. trainer_options go to tokenizers' BpeTrainer."""
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
     tokenizer = Tokenizer(models.BPE())
@@ -135,15 +144,12 @@ def train_tokenizer(extra_lines: tuple[str, ...] = ()):
     )
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=_VOCAB_SIZE - len(SPECIAL_TOKENS),
-        min_frequency=1,
+        vocab_size=vocab_size - len(SPECIAL_TOKENS),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
+        **trainer_options,
     )
-    tokenizer.train_from_iterator(
-        [*_CORPUS.splitlines(), *extra_lines, *_common_hanzi()], trainer=trainer
-    )
-    # Appended after the learned vocabulary, as in Qwen's own tokenizer.
+    tokenizer.train_from_iterator(lines, trainer=trainer)
     tokenizer.add_special_tokens(list(SPECIAL_TOKENS))
     return tokenizer
 

@@ -150,38 +150,13 @@ def qwen_like_model(workdir: Path) -> Path:
         return out
     import shutil
 
-    from tokenizers import (
-        Regex,
-        Tokenizer,
-        decoders,
-        models,
-        normalizers,
-        pre_tokenizers,
-        trainers,
-    )
-
-    from swiftkit.tiny.tokenizer import _PRETOKENIZE_REGEX, SPECIAL_TOKENS, save_tokenizer
+    from swiftkit.tiny.tokenizer import save_tokenizer, train_byte_level_bpe
 
     shutil.copytree(tiny_model(), out, dirs_exist_ok=True)
-    tok = Tokenizer(models.BPE())
-    tok.normalizer = normalizers.NFC()
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split(Regex(_PRETOKENIZE_REGEX), behavior="isolated", invert=False),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-        ]
-    )
-    tok.decoder = decoders.ByteLevel()
     rng = random.Random(2)
     words, weights = vocabulary(rng)
     corpus = [make_text(rng, words, weights, 300, rng.random() < 0.1) for _ in range(20000)]
-    trainer = trainers.BpeTrainer(
-        vocab_size=65536 - len(SPECIAL_TOKENS),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(corpus, trainer=trainer)
-    tok.add_special_tokens(list(SPECIAL_TOKENS))
+    tok = train_byte_level_bpe(corpus, 65536)
     save_tokenizer(tok, out)
     return out
 
