@@ -25,7 +25,7 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from trace_memory import TINY, _materialize, hf_config, shape_for
+from trace_memory import TINY, _materialize, hf_config, peak_summary, shape_for
 
 from swiftkit.memory.inference import InferenceConfig, estimate_inference_memory
 from swiftkit.memory.models import ModelShape
@@ -75,12 +75,7 @@ def trace_prefill(shape: ModelShape, tokens: int, dtype: str = "bfloat16") -> di
             last = out.logits[:, -1, :].to(copy=True, dtype=torch.float32)
             del last
         seconds = time.perf_counter() - t0
-    peak = next(iter(tracker.get_tracker_snapshot("peak").values()))
-    return {
-        "peak_allocated_bytes": int(peak["Total"]),
-        "at_peak": {str(k): int(v) for k, v in peak.items() if k != "Total"},
-        "trace_seconds": round(seconds, 1),
-    }
+    return peak_summary(tracker, seconds)
 
 
 def compare(name: str, model: str, tokens: int) -> dict:

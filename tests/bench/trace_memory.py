@@ -280,6 +280,16 @@ def build_step(shape: ModelShape, cfg: MemoryConfig, *, grads_exist: bool):
     return model, opt, ids, step
 
 
+def peak_summary(tracker, seconds: float) -> dict:
+    """A MemTracker's peak: total allocated bytes, the parts at that moment, and the time."""
+    peak = next(iter(tracker.get_tracker_snapshot("peak").values()))
+    return {
+        "peak_allocated_bytes": int(peak["Total"]),
+        "at_peak": {str(k): int(v) for k, v in peak.items() if k != "Total"},
+        "trace_seconds": round(seconds, 1),
+    }
+
+
 def trace(shape: ModelShape, cfg: MemoryConfig, *, grads_exist: bool = True) -> dict:
     """Peak live bytes (and its split) of one training micro-step, traced under fake tensors."""
     import torch
@@ -314,12 +324,7 @@ def trace(shape: ModelShape, cfg: MemoryConfig, *, grads_exist: bool = True) -> 
         with patched, tracker:
             step()
         seconds = time.perf_counter() - t0
-    peak = next(iter(tracker.get_tracker_snapshot("peak").values()))
-    return {
-        "peak_allocated_bytes": int(peak["Total"]),
-        "at_peak": {str(k): int(v) for k, v in peak.items() if k != "Total"},
-        "trace_seconds": round(seconds, 1),
-    }
+    return peak_summary(tracker, seconds)
 
 
 def shape_for(model: str) -> ModelShape:
