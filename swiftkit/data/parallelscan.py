@@ -47,11 +47,7 @@ def worker_count() -> int:
     value = os.environ.get("SWIFTKIT_WORKERS", "").strip()
     if value.isdigit() and int(value) >= 1:
         return int(value)
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(MAX_WORKERS, cpus))
+    return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0))))
 
 
 def read_parallel(
