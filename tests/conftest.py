@@ -80,6 +80,18 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
     return code, out, err
 
 
+def write_tiny_recipe(folder: Path, model: Path, dataset: str | Path) -> Path:
+    """folder/recipes/tiny.yaml: tests/fixtures/recipes/tiny_cpu.yaml on this model and dataset
+    (a spec such as `rows.jsonl#10` too)."""
+    text = (REPO_ROOT / "tests" / "fixtures" / "recipes" / "tiny_cpu.yaml").read_text("utf-8")
+    text = text.replace("model: .cache/tiny-qwen2", f"model: {model}")
+    text = text.replace("dataset: datasets/self_cognition.json", f"dataset: {dataset}")
+    (folder / "recipes").mkdir(exist_ok=True)
+    recipe = folder / "recipes" / "tiny.yaml"
+    recipe.write_text(text, encoding="utf-8")
+    return recipe
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """The tiny Qwen2 model: the demo's .cache/tiny-qwen2 when it is a current build, else built."""

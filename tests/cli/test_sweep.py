@@ -12,20 +12,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli as run
+from tests.conftest import write_tiny_recipe
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def project(tmp_path, tiny_model, tiny_dataset, monkeypatch):
-    (tmp_path / "recipes").mkdir()
-    text = (REPO / "tests" / "fixtures" / "recipes" / "tiny_cpu.yaml").read_text(encoding="utf-8")
-    text = text.replace("model: .cache/tiny-qwen2", f"model: {tiny_model}")
-    text = text.replace("dataset: datasets/self_cognition.json", f"dataset: {tiny_dataset}")
-    (tmp_path / "recipes" / "tiny.yaml").write_text(text, encoding="utf-8")
+    write_tiny_recipe(tmp_path, tiny_model, f"{tiny_dataset}#10")
     monkeypatch.chdir(tmp_path)
-    text = text.replace(f"dataset: {tiny_dataset}", f"dataset: {tiny_dataset}#10")
-    (tmp_path / "recipes" / "tiny.yaml").write_text(text, encoding="utf-8")
     monkeypatch.setattr("swiftkit.memory.hardware.detect_gpus", lambda: [])
     return tmp_path
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from swiftkit.cli.main import main
+from tests.conftest import write_tiny_recipe
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -27,11 +28,7 @@ def test_dry_run_prints_the_fitted_command(monkeypatch, capsys):
 def test_auto_fit_run_records_the_change(tmp_path, tiny_model, tiny_dataset, monkeypatch, capsys):
     import torch
 
-    (tmp_path / "recipes").mkdir()
-    text = (REPO / "tests" / "fixtures" / "recipes" / "tiny_cpu.yaml").read_text(encoding="utf-8")
-    text = text.replace("model: .cache/tiny-qwen2", f"model: {tiny_model}")
-    text = text.replace("dataset: datasets/self_cognition.json", f"dataset: {tiny_dataset}#10")
-    (tmp_path / "recipes" / "tiny.yaml").write_text(text, encoding="utf-8")
+    write_tiny_recipe(tmp_path, tiny_model, f"{tiny_dataset}#10")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("swiftkit.memory.hardware.detect_gpus", lambda: [])
     threads = torch.get_num_threads()

@@ -9,17 +9,14 @@ import pytest
 from swiftkit.plan.lengths import row_lengths
 from swiftkit.plan.plan import make_plan
 from swiftkit.recipe.recipe import load_recipe
+from tests.conftest import write_tiny_recipe
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def project(tmp_path, tiny_model, monkeypatch):
-    (tmp_path / "recipes").mkdir()
-    text = (REPO / "tests" / "fixtures" / "recipes" / "tiny_cpu.yaml").read_text(encoding="utf-8")
-    text = text.replace("model: .cache/tiny-qwen2", f"model: {tiny_model}")
-    text = text.replace("datasets/self_cognition.json", str(REPO / "datasets/self_cognition.json"))
-    (tmp_path / "recipes" / "tiny.yaml").write_text(text, encoding="utf-8")
+    write_tiny_recipe(tmp_path, tiny_model, REPO / "datasets/self_cognition.json")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

@@ -12,6 +12,7 @@ import torch
 from swiftkit.cli.common import EXIT_OUT_OF_MEMORY
 from swiftkit.errors import OutOfMemoryError
 from swiftkit.run import oom
+from tests.conftest import write_tiny_recipe
 
 REPO = Path(__file__).resolve().parents[2]
 HISTORY = REPO / "tests" / "fixtures" / "runs" / "memory_history" / "output"
@@ -67,11 +68,7 @@ def test_recognises_oom_and_the_failing_step(tmp_path):
 
 @pytest.fixture
 def tiny_project(tmp_path, tiny_model, tiny_dataset, monkeypatch):
-    base = (REPO / "tests" / "fixtures" / "recipes" / "tiny_cpu.yaml").read_text(encoding="utf-8")
-    base = base.replace("model: .cache/tiny-qwen2", f"model: {tiny_model}")
-    base = base.replace("dataset: datasets/self_cognition.json", f"dataset: {tiny_dataset}")
-    (tmp_path / "recipes").mkdir()
-    (tmp_path / "recipes" / "tiny.yaml").write_text(base, encoding="utf-8")
+    write_tiny_recipe(tmp_path, tiny_model, tiny_dataset)
     monkeypatch.chdir(tmp_path)
 
     def out_of_memory(argv):  # where swift's sft_main would run the training loop

@@ -14,6 +14,7 @@ import pytest
 
 from swiftkit.plan.plan import make_plan
 from swiftkit.recipe.recipe import load_recipe
+from tests.conftest import write_tiny_recipe
 
 pytestmark = pytest.mark.slow
 
@@ -22,11 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def project(tmp_path, tiny_model, tiny_dataset):
-    (tmp_path / "recipes").mkdir()
-    base = (REPO / "tests" / "fixtures" / "recipes" / "tiny_cpu.yaml").read_text(encoding="utf-8")
-    base = base.replace("model: .cache/tiny-qwen2", f"model: {tiny_model}")
-    base = base.replace("dataset: datasets/self_cognition.json", f"dataset: {tiny_dataset}")
-    (tmp_path / "recipes" / "tiny.yaml").write_text(base, encoding="utf-8")
+    write_tiny_recipe(tmp_path, tiny_model, tiny_dataset)
     return tmp_path
 
 
